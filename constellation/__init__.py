@@ -1,0 +1,1 @@
+"""The Django project: settings, the ASGI entry point and the root URLconf."""

@@ -1,0 +1,188 @@
+"""The snapshot: the latest tree of every namespace, shared by the watcher and web.
+
+The watcher writes it (atomically with the sequence numbers of what it
+publishes); web consumers read it on connect, on Resync and to heal a gap.
+Two backends behind one interface: Redis for real deployments (any number of
+web processes) and in-memory for the embedded one-process mode.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+
+@dataclass
+class Snapshot:
+    """What the snapshot held at one instant."""
+
+    epoch: str = ""
+    seq: int = 0
+    synced: bool = False
+    updated_at: float = 0.0
+    trees: dict[str, dict[str, Any]] = field(default_factory=dict)
+    ns_seq: dict[str, int] = field(default_factory=dict)
+    cluster: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def present(self) -> bool:
+        return bool(self.epoch)
+
+
+@dataclass
+class SnapshotUpdate:
+    """One atomic change: namespaces replaced or removed, and the new counters."""
+
+    epoch: str
+    seq: int
+    trees: dict[str, dict[str, Any]] = field(default_factory=dict)
+    removed: list[str] = field(default_factory=list)
+    ns_seq: dict[str, int] = field(default_factory=dict)
+    synced: bool = True
+    # Cluster-wide status (informer health); empty keeps what the snapshot had.
+    cluster: dict[str, Any] = field(default_factory=dict)
+
+
+class SnapshotStore(ABC):
+    """Where the snapshot lives."""
+
+    @abstractmethod
+    async def apply(self, update: SnapshotUpdate) -> None:
+        """Apply one update atomically (readers see all of it or none)."""
+
+    @abstractmethod
+    async def replace(self, update: SnapshotUpdate) -> None:
+        """Replace the whole snapshot (new epoch): namespaces not in `update` vanish."""
+
+    @abstractmethod
+    async def read(self, namespaces: Iterable[str] | None = None) -> Snapshot:
+        """The snapshot, optionally only some namespaces' trees."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook; in-memory has nothing to close
+        """Release connections."""
+
+
+class InMemorySnapshotStore(SnapshotStore):
+    """For embedded mode: the watcher and the web share one process."""
+
+    def __init__(self) -> None:
+        self._snapshot = Snapshot()
+
+    async def apply(self, update: SnapshotUpdate) -> None:
+        current = self._snapshot
+        trees = {k: v for k, v in current.trees.items() if k not in update.removed}
+        trees.update(update.trees)
+        ns_seq = {**current.ns_seq, **update.ns_seq}
+        cluster = update.cluster or current.cluster
+        self._snapshot = Snapshot(
+            update.epoch, update.seq, update.synced, time.time(), trees, ns_seq, cluster
+        )
+
+    async def replace(self, update: SnapshotUpdate) -> None:
+        self._snapshot = Snapshot(
+            update.epoch,
+            update.seq,
+            update.synced,
+            time.time(),
+            dict(update.trees),
+            dict(update.ns_seq),
+            dict(update.cluster),
+        )
+
+    async def read(self, namespaces: Iterable[str] | None = None) -> Snapshot:
+        current = self._snapshot
+        if namespaces is None:
+            return current
+        wanted = set(namespaces)
+        return Snapshot(
+            current.epoch,
+            current.seq,
+            current.synced,
+            current.updated_at,
+            {k: v for k, v in current.trees.items() if k in wanted},
+            dict(current.ns_seq),
+            current.cluster,
+        )
+
+
+class RedisSnapshotStore(SnapshotStore):
+    """Three keys under a prefix: meta (hash), trees (hash ns → JSON), ns_seq (hash)."""
+
+    def __init__(self, url: str, prefix: str = "constellation:snapshot") -> None:
+        import redis.asyncio as aioredis
+
+        self._redis = aioredis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+        self.meta_key = f"{prefix}:meta"
+        self.trees_key = f"{prefix}:trees"
+        self.ns_seq_key = f"{prefix}:ns_seq"
+
+    def _meta(self, update: SnapshotUpdate) -> dict[str, Any]:
+        meta = {
+            "epoch": update.epoch,
+            "seq": update.seq,
+            "synced": int(update.synced),
+            "updated_at": time.time(),
+        }
+        if update.cluster:
+            meta["cluster"] = orjson.dumps(update.cluster)
+        return meta
+
+    async def apply(self, update: SnapshotUpdate) -> None:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            if update.removed:
+                pipe.hdel(self.trees_key, *update.removed)
+            if update.trees:
+                pipe.hset(
+                    self.trees_key, mapping={k: orjson.dumps(v) for k, v in update.trees.items()}
+                )
+            if update.ns_seq:
+                pipe.hset(self.ns_seq_key, mapping=update.ns_seq)
+            pipe.hset(self.meta_key, mapping=self._meta(update))
+            await pipe.execute()
+
+    async def replace(self, update: SnapshotUpdate) -> None:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.delete(self.trees_key, self.ns_seq_key, self.meta_key)
+            if update.trees:
+                pipe.hset(
+                    self.trees_key, mapping={k: orjson.dumps(v) for k, v in update.trees.items()}
+                )
+            if update.ns_seq:
+                pipe.hset(self.ns_seq_key, mapping=update.ns_seq)
+            pipe.hset(self.meta_key, mapping=self._meta(update))
+            await pipe.execute()
+
+    async def read(self, namespaces: Iterable[str] | None = None) -> Snapshot:
+        wanted = None if namespaces is None else list(namespaces)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hgetall(self.meta_key)
+            pipe.hgetall(self.ns_seq_key)
+            if wanted is None:
+                pipe.hgetall(self.trees_key)
+            elif wanted:
+                pipe.hmget(self.trees_key, wanted)
+            meta, raw_ns_seq, *raw_trees = await pipe.execute()
+        if wanted is None:
+            trees = {k.decode(): orjson.loads(v) for k, v in raw_trees[0].items()}
+        else:
+            values = raw_trees[0] if raw_trees else []
+            trees = {ns: orjson.loads(v) for ns, v in zip(wanted, values, strict=False) if v}
+        if not meta:
+            return Snapshot(trees=trees)
+        return Snapshot(
+            epoch=meta[b"epoch"].decode(),
+            seq=int(meta[b"seq"]),
+            synced=meta[b"synced"] == b"1",
+            updated_at=float(meta[b"updated_at"]),
+            trees=trees,
+            ns_seq={k.decode(): int(v) for k, v in raw_ns_seq.items()},
+            cluster=orjson.loads(meta.get(b"cluster", b"{}")),
+        )
+
+    async def close(self) -> None:
+        await self._redis.aclose()

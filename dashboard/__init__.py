@@ -1,0 +1,1 @@
+"""The web side: pages, the live-state WebSocket, the API and health endpoints."""

@@ -1,0 +1,60 @@
+import pytest
+
+from constellation.snapshot import (
+    InMemorySnapshotStore,
+    RedisSnapshotStore,
+    SnapshotUpdate,
+)
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def store(request):
+    if request.param == "memory":
+        yield InMemorySnapshotStore()
+        return
+    url = request.getfixturevalue("fresh_redis_url")
+    redis_store = RedisSnapshotStore(url, prefix="test:snapshot")
+    yield redis_store
+    await redis_store.close()
+
+
+async def test_an_empty_snapshot_is_not_present(store):
+    snapshot = await store.read()
+    assert not snapshot.present and snapshot.trees == {}
+
+
+async def test_updates_apply_trees_counters_and_removals_together(store):
+    await store.replace(
+        SnapshotUpdate(
+            "e1",
+            2,
+            {"a": {"id": "Namespace/a"}, "b": {"id": "Namespace/b"}},
+            ns_seq={"a": 1, "b": 1},
+            cluster={"synced": True},
+        )
+    )
+    await store.apply(
+        SnapshotUpdate(
+            "e1", 4, {"a": {"id": "Namespace/a", "v": 2}}, removed=["b"], ns_seq={"a": 2, "b": 2}
+        )
+    )
+    snapshot = await store.read()
+    assert (snapshot.epoch, snapshot.seq, snapshot.synced) == ("e1", 4, True)
+    assert snapshot.trees == {"a": {"id": "Namespace/a", "v": 2}}
+    assert snapshot.ns_seq == {"a": 2, "b": 2}
+    assert snapshot.cluster == {"synced": True}
+    assert snapshot.updated_at > 0
+
+
+async def test_replace_drops_namespaces_of_the_old_epoch(store):
+    await store.replace(SnapshotUpdate("e1", 1, {"old": {}}, ns_seq={"old": 1}))
+    await store.replace(SnapshotUpdate("e2", 1, {"new": {}}, ns_seq={"new": 1}))
+    snapshot = await store.read()
+    assert snapshot.epoch == "e2" and set(snapshot.trees) == {"new"}
+    assert snapshot.ns_seq == {"new": 1}
+
+
+async def test_reading_some_namespaces_returns_only_their_trees(store):
+    await store.replace(SnapshotUpdate("e1", 1, {"a": {"x": 1}, "b": {"x": 2}}))
+    assert (await store.read(["b", "missing"])).trees == {"b": {"x": 2}}
+    assert (await store.read([])).trees == {}
