@@ -12,6 +12,8 @@ Variables:
 - REDIS_URL: when set, the channel layer is channels_redis; otherwise in-memory (one process).
 - CONSTELLATION_CHANNEL_LAYER: which channels_redis layer class to use with REDIS_URL.
 - CONSTELLATION_CHANNEL_CAPACITY, CONSTELLATION_CHANNEL_GROUP_EXPIRY: core layer tuning.
+- CONSTELLATION_ALLOW_ANONYMOUS: boolean, default off: read access without login.
+- CONSTELLATION_WATCHER_METRICS_PORT: the watcher's Prometheus port, default 0 (off).
 - CONSTELLATION_LOG_LEVEL: DEBUG, INFO (default), WARNING, ERROR or CRITICAL.
 """
 
@@ -90,6 +92,10 @@ DATABASES = {
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = raw(ENV, "REDIS_URL")
+# Pages, API and WebSocket require login unless this is on (the demo turns it on).
+ALLOW_ANONYMOUS = env_bool(ENV, "CONSTELLATION_ALLOW_ANONYMOUS", default=False)
+# The watcher process serves Prometheus metrics here (0: off).
+WATCHER_METRICS_PORT = env_int(ENV, "CONSTELLATION_WATCHER_METRICS_PORT", default=0, minimum=0)
 REDIS_CHANNEL_LAYERS = (
     "channels_redis.core.RedisChannelLayer",
     "channels_redis.pubsub.RedisPubSubChannelLayer",

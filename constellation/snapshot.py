@@ -186,3 +186,16 @@ class RedisSnapshotStore(SnapshotStore):
 
     async def close(self) -> None:
         await self._redis.aclose()
+
+
+_embedded: InMemorySnapshotStore | None = None
+
+
+def snapshot_store(redis_url: str | None) -> SnapshotStore:
+    """Redis when a URL is configured; else the process's one in-memory store (embedded mode)."""
+    global _embedded
+    if redis_url:
+        return RedisSnapshotStore(redis_url)
+    if _embedded is None:
+        _embedded = InMemorySnapshotStore()
+    return _embedded

@@ -261,13 +261,10 @@ class WorkloadEngine:
             self.mark(self.deployments.name, (ns, name))
         elif rtype == SERVICES:
             self.mark(self.endpoints.name, (ns, name))
-        elif self.endpoints.writing:
-            return  # the controller's own Endpoints and slice writes need no second look
-        elif rtype == ENDPOINTS:
-            self.mark(self.endpoints.name, (ns, name))
-        elif rtype == ENDPOINT_SLICES:
-            service = managed_service(obj)
-            if service:
+        elif rtype in (ENDPOINTS, ENDPOINT_SLICES):
+            # Someone else changed what the controller owns; its own writes need no second look.
+            service = name if rtype == ENDPOINTS else managed_service(obj)
+            if service and not self.endpoints.writing:
                 self.mark(self.endpoints.name, (ns, service))
         elif rtype == NAMESPACES and name in self.index.terminating_namespaces:
             self.mark(self.namespaces.name, ("", name))
@@ -304,14 +301,16 @@ class WorkloadEngine:
 
     def step(self, now: float | None = None) -> bool:
         """One reconcile pass: due timers and dirty objects; True if it wrote anything."""
-        now = self.clock() if now is None else now
+        return self._step(self.clock() if now is None else now, self._controllers)
+
+    def _step(self, now: float, controllers: list[Controller]) -> bool:
         wrote = False
         with self.store.lock:
             self._fire_timers(now)
             for _ in range(MAX_ROUNDS):
-                if not self.busy:
+                if not any(self._dirty[c.name] for c in controllers):
                     break
-                for controller in self._controllers:
+                for controller in controllers:
                     wrote |= self._reconcile_dirty(controller, now)
         return wrote
 
@@ -341,15 +340,21 @@ class WorkloadEngine:
         """Step on a virtual clock jumping to the next timer until only background ones remain.
 
         Like `run`, each jump covers at least one tick, so thousands of jittered
-        timers fire in a few dozen batched steps rather than one step each.
+        timers fire in a few dozen batched steps rather than one step each. Nothing
+        reads Endpoints back, so they are brought up to date once, at the end: a
+        seeded cluster needs the settled picture, not every intermediate one.
         """
         now = self.clock()
+        workloads = [c for c in self._controllers if c is not self.endpoints]
         for _ in range(max_steps):
-            self.step(now)
-            if self.busy:
+            self._step(now, workloads)
+            if any(self._dirty[c.name] for c in workloads):
                 continue
             if not self._foreground_timers:
-                return
+                self.step(now)
+                if not self.busy:
+                    return
+                continue
             now = max(now + self.config.tick_s, self._timers[0][0])
         log.warning("workload engine did not settle within %d steps", max_steps)
 

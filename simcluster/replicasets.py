@@ -94,7 +94,7 @@ class ReplicaSetController:
         backoff = self.engine.config.crash_interval_s
         holding = [at + backoff for at in map(_failed_at, failed) if at + backoff > now]
         if holding:
-            self.engine.schedule(self.name, _key(rs), min(holding))
+            self.engine.schedule(self.name, _key(rs), min(holding), background=True)
         wrote = False
         missing = spec_replicas(rs) - len(active) - len(holding)
         for _ in range(missing):

@@ -104,6 +104,17 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
         "networking.k8s.io", "v1", "ingresses", "Ingress", True, ("ing",), has_status=True
     ),
     ResourceType("coordination.k8s.io", "v1", "leases", "Lease", True),
+    # Served without controllers, so install manifests (deploy/) apply as they would.
+    ResourceType("", "v1", "serviceaccounts", "ServiceAccount", True, ("sa",)),
+    ResourceType("", "v1", "configmaps", "ConfigMap", True, ("cm",)),
+    ResourceType("", "v1", "secrets", "Secret", True),
+    ResourceType("batch", "v1", "jobs", "Job", True, has_status=True),
+    ResourceType("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False),
+    ResourceType(
+        "rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", False
+    ),
+    ResourceType("rbac.authorization.k8s.io", "v1", "roles", "Role", True),
+    ResourceType("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", True),
 )
 
 GATEWAY_TYPES: tuple[ResourceType, ...] = (

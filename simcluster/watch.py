@@ -144,10 +144,13 @@ class WatchStream:
     def wake(self) -> None:
         self.loop.call_soon_threadsafe(self.queue.put_nowait, WAKE)
 
-    def _listener(self, event: WatchEvent) -> None:
-        if event.rtype == self.rtype and (
+    def _concerns(self, event: WatchEvent) -> bool:
+        return event.rtype == self.rtype and (
             self.namespace is None or event.namespace == self.namespace
-        ):
+        )
+
+    def _listener(self, event: WatchEvent) -> None:
+        if self._concerns(event):
             self.loop.call_soon_threadsafe(self.queue.put_nowait, event)
 
     def _subscribe(self) -> tuple[list[Obj], list[WatchEvent], int, bool]:
@@ -219,7 +222,8 @@ class WatchStream:
         if self.send_initial:
             await self._send_bookmark(response, Bookmark(start_rv, initial_events_end=True))
         for event in backlog:
-            await self._send_event(response, event)
+            if self._concerns(event):
+                await self._send_event(response, event)
         next_bookmark = time.monotonic() + self.bookmark_interval_s
         while True:
             if self.faults.close_generation != generation:

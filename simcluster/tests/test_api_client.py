@@ -631,3 +631,21 @@ def test_control_endpoint_injects_faults_over_http(sim):
     state = orjson.loads(raw(sim, "GET", "/_simcluster/state").data)
     assert state["faults"]["denied"] == ["services"]
     assert raw(sim, "POST", "/_simcluster/faults/unknown").status == 404
+
+
+def test_a_resumed_watch_replays_only_its_own_type_and_namespace(core, sim):
+    core.create_namespace({"metadata": {"name": "other"}})
+    rv = core.list_namespaced_service("default").metadata.resource_version
+    core.create_namespaced_pod("default", pod("not-a-service"))
+    core.create_namespaced_service(
+        "other", {"metadata": {"name": "elsewhere"}, "spec": {"ports": [{"port": 80}]}}
+    )
+    core.create_namespaced_service(
+        "default", {"metadata": {"name": "mine"}, "spec": {"ports": [{"port": 80}]}}
+    )
+    events = raw_watch(
+        sim, f"/api/v1/namespaces/default/services?watch=true&resourceVersion={rv}&timeoutSeconds=1"
+    )
+    assert {(e["object"]["kind"], e["object"]["metadata"]["name"]) for e in events} == {
+        ("Service", "mine")
+    }

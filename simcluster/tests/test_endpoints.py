@@ -132,3 +132,16 @@ def test_named_target_ports_resolve_per_pod_and_numbers_pass_through():
                                                       ("metrics", 9100, "TCP"))
     bare = {"spec": {"containers": [{"name": "a", "image": "b"}]}}
     assert resolve_ports(service, bare) == (("metrics", 9100, "TCP"),)
+
+
+def test_a_slice_deleted_by_someone_else_is_made_again():
+    world = World()
+    world.store.create(SERVICES, "shop", service_body(selector={"app": "web"}))
+    world.store.create(PODS, "shop", pod_body("a"))
+    world.settle()
+    first = the_slice(world)
+    world.store.delete(ENDPOINT_SLICES, "shop", first["metadata"]["name"])
+    world.engine.step(world.clock.now)
+    again = the_slice(world)
+    assert again["metadata"]["name"] != first["metadata"]["name"]
+    assert again["endpoints"] == first["endpoints"]

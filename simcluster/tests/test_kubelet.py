@@ -71,7 +71,8 @@ def test_a_crash_looping_pod_counts_restarts_and_is_never_ready():
 
 def test_settle_does_not_chase_a_crash_loop_forever():
     world = World()
-    world.store.create(PODS, "shop", pod_body("p", annotations={"simcluster.io/crash-loop": "true"}))
+    world.store.create(PODS, "shop", pod_body("p", annotations={
+        "simcluster.io/crash-loop": "true"}))
     world.settle()
     assert world.pod("p")["status"]["phase"] == "Running"
 

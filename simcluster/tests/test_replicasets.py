@@ -86,6 +86,16 @@ def test_failed_pods_are_replaced_after_a_back_off_and_only_a_few_are_kept():
     assert len(world.pods()) <= FAILED_PODS_KEPT + 1
 
 
+def test_settle_returns_while_failed_pods_keep_being_replaced(caplog):
+    world = World()
+    world.store.create(REPLICA_SETS, "shop", replica_set_body(
+        2, annotations={"simcluster.io/fail": "true"}))
+    world.engine.settle(max_steps=200)
+    assert "did not settle" not in caplog.text
+    assert len(world.pods()) == 2
+    assert {p["status"]["phase"] for p in world.pods()} == {"Failed"}
+
+
 def test_a_replica_set_status_counts_only_live_pods():
     world = World()
     world.store.create(REPLICA_SETS, "shop", replica_set_body(3))

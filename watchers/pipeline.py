@@ -1,0 +1,283 @@
+"""Watch events in, per-namespace protocol messages out: the watcher's pure core, wired.
+
+    events → ClusterState → Debouncer → (PodSmoothing, ChurnMonitor) → topology → diff
+
+No I/O and no clock of its own (`now` is an argument, from one monotonic clock),
+so the whole path from a raw event to the messages it causes is tested directly.
+Work per event is proportional to its namespace: only dirty namespaces are
+rebuilt, and a namespace is rebuilt at most once per debounce period.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from constellation import protocol
+from watchers.churn import ChurnConfig, ChurnMonitor, PodSmoothing
+from watchers.debounce import Debouncer
+from watchers.diff import diff_namespace
+from watchers.kobjects import labels_of, metadata, service_selector
+from watchers.state import ClusterState
+from watchers.topology import NamespaceObjects, TopologyConfig, build_namespace, external_backends
+
+Tree = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class WatcherConfig:
+    """Everything an admin can change while the watcher runs."""
+
+    churn: ChurnConfig = field(default_factory=ChurnConfig)
+    topology: TopologyConfig = field(default_factory=TopologyConfig)
+    include_namespaces: tuple[str, ...] = ()
+    exclude_namespaces: tuple[str, ...] = ()
+
+    def namespace_allowed(self, namespace: str) -> bool:
+        if self.include_namespaces and not any(
+            fnmatch.fnmatchcase(namespace, p) for p in self.include_namespaces
+        ):
+            return False
+        return not any(fnmatch.fnmatchcase(namespace, p) for p in self.exclude_namespaces)
+
+
+@dataclass(frozen=True)
+class Flush:
+    """One namespace's flush: its messages (unstamped) and its new tree (None: gone)."""
+
+    namespace: str
+    messages: list[dict[str, Any]]
+    tree: Tree | None
+
+
+class Pipeline:
+    """The cluster picture, kept current one event at a time."""
+
+    def __init__(self, config: WatcherConfig | None = None) -> None:
+        self.config = config or WatcherConfig()
+        self.state = ClusterState()
+        self.debouncer = Debouncer(self.config.churn)
+        self.smoothing = PodSmoothing(self.config.churn)
+        self.churn = ChurnMonitor(self.config.churn)
+        self.trees: dict[str, Tree] = {}
+        # Re-render times for namespaces whose picture changes with time alone
+        # (a pending pod's grace ends, a ghost's linger ends).
+        self._timers: dict[str, float] = {}
+        # namespace → namespaces whose routes point at its services (rebuilt with it).
+        self._dependents: dict[str, set[str]] = {}
+        self._service_health: dict[str, str] = {}
+
+    # -- input -------------------------------------------------------------------
+
+    def set_config(self, config: WatcherConfig) -> None:
+        """Apply new tunables; every namespace is re-rendered under them."""
+        self.config = config
+        for part in (self.debouncer, self.smoothing, self.churn):
+            part.set_config(config.churn)
+        self.mark_all(now=None)
+
+    def mark_all(self, now: float | None) -> None:
+        """Re-render every namespace at the next flush (config change, API came back)."""
+        for namespace in self.state.namespaces() | set(self.trees):
+            self._timers[namespace] = float("-inf") if now is None else now
+
+    def ingest(self, kind: str, event_type: str, obj: dict[str, Any], now: float) -> None:
+        """Apply one watch event (ADDED / MODIFIED / DELETED) at time `now`."""
+        meta = metadata(obj)
+        if kind == "Pod" and event_type in ("ADDED", "DELETED"):
+            self._pod_lifecycle(event_type, obj, meta, now)
+        namespace = self.state.apply(kind, event_type, obj)
+        if namespace is None:
+            return
+        self.debouncer.mark(namespace, now)
+        if kind == "Service":
+            for dependent in self._dependents.get(namespace, ()):
+                self.debouncer.mark(dependent, now)
+
+    def _pod_lifecycle(self, event_type: str, obj: dict, meta: dict, now: float) -> None:
+        namespace, name = meta.get("namespace"), meta.get("name")
+        if not isinstance(namespace, str) or not isinstance(name, str):
+            return
+        known = self.state.get("Pod", namespace, name)
+        if event_type == "ADDED" and known is not None:
+            return  # a relist's upsert of a pod we had: not churn
+        if event_type == "DELETED":
+            if known is None:
+                return
+            self.smoothing.pod_deleted(namespace, known, now)
+        self.churn.record_pod_event(namespace, self._selecting_services(namespace, obj), now)
+
+    def _selecting_services(self, namespace: str, pod: dict) -> list[str]:
+        labels = labels_of(pod)
+        services = self.state.namespace_objects(namespace).services
+        return [
+            f"Service/{namespace}/{name}"
+            for name, service in services.items()
+            if (selector := service_selector(service))
+            and all(labels.get(k) == v for k, v in selector.items())
+        ]
+
+    def forget_kind(self, kind: str, now: float) -> None:
+        """A resource's API went away (CRD removed): its objects leave the picture."""
+        for namespace in self.state.clear_kind(kind):
+            self.debouncer.mark(namespace, now)
+
+    # -- output ------------------------------------------------------------------
+
+    def next_deadline(self) -> float | None:
+        """When `flush` next has work; None when nothing is pending."""
+        times = [
+            t for t in (self.debouncer.next_deadline(), *self._timers.values()) if t is not None
+        ]
+        return min(times, default=None)
+
+    def flush(self, now: float) -> list[Flush]:
+        """Rebuild every namespace that is due and diff it against what was published."""
+        due = set(self.debouncer.due(now))
+        for namespace, when in list(self._timers.items()):
+            if when <= now:
+                due.add(namespace)
+                del self._timers[namespace]
+        flushes = []
+        for namespace in sorted(due):
+            self.debouncer.forget(namespace)
+            flushes.append(self._flush_namespace(namespace, now))
+        return [f for f in flushes if f.messages]
+
+    def _flush_namespace(self, namespace: str, now: float) -> Flush:
+        old = self.trees.get(namespace)
+        new = self.render(namespace, now)
+        messages = diff_namespace(namespace, old, new)
+        if new is None:
+            self.trees.pop(namespace, None)
+            self._forget(namespace)
+        else:
+            self.trees[namespace] = new
+            messages += [
+                protocol.high_churn_warning(namespace, warning.affected_services, warning.rate)
+                for warning in self.churn.warnings(namespace, now)
+            ]
+        return Flush(namespace, messages, new)
+
+    def _forget(self, namespace: str) -> None:
+        self.smoothing.forget(namespace)
+        self.churn.forget(namespace)
+        self._timers.pop(namespace, None)
+        for dependents in self._dependents.values():
+            dependents.discard(namespace)
+
+    def render(self, namespace: str, now: float) -> Tree | None:
+        """The namespace's tree as it should be shown at `now`; None when it is not shown."""
+        if not self.state.exists(namespace) or not self.config.namespace_allowed(namespace):
+            return None
+        objs = self.state.namespace_objects(namespace)
+        ghosts = self.smoothing.lingering(namespace, now, live=objs.pods.keys())
+        pods = {**ghosts, **objs.pods} if ghosts else objs.pods
+        hidden = self.smoothing.hidden_pods(namespace, objs.pods, now)
+        objs = NamespaceObjects(
+            objs.namespace,
+            pods,
+            objs.services,
+            objs.endpointslices,
+            objs.ingresses,
+            objs.httproutes,
+        )
+        previous = self.trees.get(namespace)
+        collapsed_before = _collapsed_in(previous) if previous else frozenset()
+        tree = self._build(namespace, objs, hidden, collapsed_before)
+        if tree is not None:
+            collapsed = self.churn.collapsed_services(namespace, service_pod_counts(tree), now)
+            if collapsed != collapsed_before:
+                tree = self._build(namespace, objs, hidden, collapsed)
+        self._after_build(namespace, objs, tree, now)
+        return tree
+
+    def _build(
+        self,
+        namespace: str,
+        objs: NamespaceObjects,
+        hidden: frozenset[str],
+        collapsed: frozenset[str],
+    ) -> Tree | None:
+        return build_namespace(
+            namespace,
+            objs,
+            self.config.topology,
+            self._lookup_service,
+            collapsed_services=collapsed,
+            hidden_pods=hidden,
+        )
+
+    def _after_build(
+        self, namespace: str, objs: NamespaceObjects, tree: Tree | None, now: float
+    ) -> None:
+        deadline = self.smoothing.next_deadline(namespace)
+        if deadline is not None:
+            self._timers[namespace] = min(deadline, self._timers.get(namespace, deadline))
+        for target_namespace, _ in external_backends(namespace, objs, self.config.topology):
+            self._dependents.setdefault(target_namespace, set()).add(namespace)
+        if tree is None:
+            return
+        for node in _walk(tree):
+            if node.get("kind") == "Service":
+                health = node.get("health", "Unknown")
+                if self._service_health.get(node["id"]) != health:
+                    self._service_health[node["id"]] = health
+                    # Routes elsewhere show this service's health on their reference node.
+                    for dependent in self._dependents.get(namespace, ()):
+                        if dependent != namespace:
+                            self.debouncer.mark(dependent, now)
+
+    def _lookup_service(self, namespace: str, name: str) -> dict | None:
+        service = self.state.get("Service", namespace, name)
+        if service is None or not self.config.namespace_allowed(namespace):
+            return None
+        health = self._service_health.get(f"Service/{namespace}/{name}")
+        return {**service, "health": health} if health else service
+
+    def full_render(self, now: float) -> dict[str, Tree]:
+        """Every namespace rebuilt now (a new epoch's snapshot); pending flushes are absorbed."""
+        self.trees = {}
+        namespaces = sorted(self.state.namespaces())
+        for namespace in namespaces:
+            self.render_into_trees(namespace, now)
+        # Second pass: reference nodes now see the health of services built after them.
+        referring = {ns for dependents in self._dependents.values() for ns in dependents}
+        for namespace in sorted(referring & set(namespaces)):
+            self.render_into_trees(namespace, now)
+        for namespace in namespaces:
+            self.debouncer.forget(namespace)
+        return dict(self.trees)
+
+    def render_into_trees(self, namespace: str, now: float) -> None:
+        tree = self.render(namespace, now)
+        if tree is None:
+            self.trees.pop(namespace, None)
+        else:
+            self.trees[namespace] = tree
+
+
+def _walk(tree: Tree) -> Iterable[Tree]:
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(node.get("children") or ())
+
+
+def service_pod_counts(tree: Tree) -> dict[str, int]:
+    return {
+        node["id"]: int((node.get("pod_summary") or {}).get("total", 0))
+        for node in _walk(tree)
+        if node.get("kind") == "Service"
+    }
+
+
+def _collapsed_in(tree: Tree) -> frozenset[str]:
+    return frozenset(
+        node["id"]
+        for node in _walk(tree)
+        if node.get("kind") == "Service" and node.get("collapsed")
+    )

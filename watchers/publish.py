@@ -1,0 +1,122 @@
+"""Numbered messages out to the channel layer, with the snapshot updated first.
+
+Order matters for consumers (DESIGN §6): the snapshot is written before the
+messages it covers are sent, so a consumer that joined its groups and then read
+the snapshot either finds a message's change in the snapshot (and drops the
+message by its seq) or receives the message. Each message is encoded once here;
+consumers forward the text.
+
+Channel-layer envelope (internal, not the browser protocol):
+    {"type": "state.message", "text": <encoded>, "seq", "epoch", "namespace", "ns_seq"}
+    {"type": "state.epoch", "epoch", "seq"}  — a new epoch: consumers resync from the snapshot
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from typing import Any
+
+from constellation import protocol
+from constellation.snapshot import SnapshotStore, SnapshotUpdate
+from watchers import metrics
+from watchers.pipeline import Flush
+
+log = logging.getLogger("constellation.watcher.publish")
+
+
+def new_epoch() -> str:
+    """Unique per (re)start and sortable by time, so logs read in order."""
+    return f"{int(time.time())}-{uuid.uuid4().hex[:8]}"
+
+
+class Publisher:
+    """Writes the snapshot and sends messages; one per watcher process."""
+
+    def __init__(self, snapshots: SnapshotStore, channel_layer: Any) -> None:
+        self.snapshots = snapshots
+        self.layer = channel_layer
+        self.sequencer: protocol.Sequencer | None = None
+
+    @property
+    def epoch(self) -> str | None:
+        return self.sequencer.epoch if self.sequencer else None
+
+    async def start_epoch(self, trees: dict[str, dict], cluster: dict[str, Any]) -> str:
+        """Replace the whole snapshot under a new epoch and tell every consumer to resync."""
+        sequencer = protocol.Sequencer(new_epoch())
+        started = time.perf_counter()
+        await self.snapshots.replace(
+            SnapshotUpdate(
+                sequencer.epoch,
+                0,
+                dict(trees),
+                ns_seq={ns: 0 for ns in trees},
+                synced=True,
+                cluster=cluster,
+            )
+        )
+        self.sequencer = sequencer
+        if self.layer is not None:
+            await self.layer.group_send(
+                protocol.CLUSTER_GROUP, {"type": "state.epoch", "epoch": sequencer.epoch, "seq": 0}
+            )
+        metrics.PUBLISH_SECONDS.observe(time.perf_counter() - started)
+        metrics.EPOCHS.inc()
+        log.info("published full snapshot epoch=%s namespaces=%d", sequencer.epoch, len(trees))
+        return sequencer.epoch
+
+    async def publish(self, flushes: list[Flush], cluster: dict[str, Any] | None = None) -> int:
+        """Stamp, store and send the flushes' messages; the number of messages sent."""
+        if self.sequencer is None:
+            raise RuntimeError("publish before start_epoch")
+        started = time.perf_counter()
+        sequencer = self.sequencer
+        stamped = [(f.namespace, [sequencer.stamp(m) for m in f.messages]) for f in flushes]
+        await self.snapshots.apply(
+            SnapshotUpdate(
+                sequencer.epoch,
+                sequencer.seq,
+                trees={f.namespace: f.tree for f in flushes if f.tree is not None},
+                removed=[f.namespace for f in flushes if f.tree is None],
+                ns_seq={
+                    f.namespace: sequencer.ns_seq[f.namespace]
+                    for f in flushes
+                    if f.namespace in sequencer.ns_seq
+                },
+                synced=True,
+                cluster=cluster or {},
+            )
+        )
+        sent = 0
+        for namespace, messages in stamped:
+            group = protocol.namespace_group(namespace)
+            for message in messages:
+                text = protocol.encode(message)
+                if self.layer is not None:
+                    await self.layer.group_send(
+                        group,
+                        {
+                            "type": "state.message",
+                            "text": text,
+                            "seq": message["seq"],
+                            "epoch": message["epoch"],
+                            "namespace": namespace,
+                            "ns_seq": message.get("ns_seq"),
+                        },
+                    )
+                metrics.MESSAGES.labels(message["type"]).inc()
+                metrics.BYTES.inc(len(text))
+                sent += 1
+        metrics.NAMESPACES_FLUSHED.inc(len(flushes))
+        metrics.PUBLISH_SECONDS.observe(time.perf_counter() - started)
+        return sent
+
+    async def heartbeat(self, cluster: dict[str, Any]) -> None:
+        """Refresh the snapshot's timestamp and cluster status while nothing changes."""
+        if self.sequencer is None:
+            return
+        await self.snapshots.apply(
+            SnapshotUpdate(self.sequencer.epoch, self.sequencer.seq, synced=True, cluster=cluster)
+        )

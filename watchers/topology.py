@@ -1,0 +1,435 @@
+"""One namespace's raw Kubernetes objects → the JSON-ready tree the dashboard shows (DESIGN §4).
+
+The watcher, the diff, the snapshot and the browser all work on this tree, so it is built in one
+pure function of the namespace's objects: testable with literal dicts, and deterministic (the same
+objects give an equal tree whatever order they arrived in), so two builds can be compared.
+
+Shape: Namespace → routes (HTTPRoute, Ingress) → Services / ServiceRefs → Pods; services no
+visible route points at sit under the namespace, and so do pods no visible service claims. A
+service under two routes, or a pod claimed by two services, appears under each parent; every
+occurrence of one id is an equal node. Nodes are plain dicts built fresh for each occurrence.
+
+Every node:
+    id            "Kind/namespace/name" ("Namespace/name" for namespaces)
+    kind, name, namespace
+    health        pods ok | warn | error; others Healthy | Degraded | Unknown | Down (health.py)
+    children      routes (HTTPRoute, then Ingress), Services, ServiceRefs, Pods; each group by name
+    relatives     sorted ids of related nodes elsewhere: a pod's services, a service's or
+                  ServiceRef's routes
+    labels        string labels, sorted by key
+    group, display_name   the `<prefix>group` / `<prefix>display-name` annotations, or None
+Per kind:
+    Namespace   phase (status.phase, None before the object is seen), pod_summary
+    HTTPRoute   hostnames, backend_refs [{kind, name, namespace, port, state}]
+    Ingress     hostnames, ingress_class, backend_refs [{kind, name, namespace, port, host, path,
+                state}] (defaultBackend first, then rules in order)
+    Service     service_type, cluster_ip, external_ips, external_name, ports ("80→8080",
+                "443→https", "53→53/UDP"), selector, pod_summary, collapsed, rollout
+                [{owner, revision, total, ready}] per workload and revision, so a rolling
+                update shows old and new side by side
+    ServiceRef  state; a route's backend in another namespace (state cross-namespace, health from
+                the looked-up object's `health` when it carries one, else Unknown) or one that
+                does not exist (state missing, health Down)
+    Pod         phase ("Terminating" once deletionTimestamp is set), ready (condition Ready is
+                True), restarts, reason (e.g. CrashLoopBackOff), pod_ips, container_ports
+                ("http:8080", "53/UDP"), node_name, owner: "Kind/name" of the controller, a
+                ReplicaSet `<deployment>-<pod-template-hash>` shown as "Deployment/<deployment>"
+pod_summary is {total, ready, pending, terminating, failed} over visible pods, where ready counts
+pods that are Ready and not terminating.
+
+Backend ref states: ok, missing, cross-namespace, and ignored (the service exists but carries the
+ignore annotation: no child is shown and it does not count towards health).
+
+Rules:
+- A service with a non-empty selector claims the namespace's pods whose labels contain every
+  pair; one without (or with an ill-typed) selector claims the pods its EndpointSlices (label
+  `kubernetes.io/service-name`) name in `endpoints[].targetRef`.
+- Service health: Healthy when ≥1 non-terminating pod and all are ready, Degraded when some are,
+  Down when none are (or a selector matches nothing); a selector-less service without pods takes
+  its health from its endpoints' ready conditions, and is Unknown with no endpoints.
+- Routes and the namespace take the worst child (a route with no usable backend is Unknown, an
+  empty namespace Healthy); a missing backend is a Down child, so its route is Down.
+- Pods in phase Succeeded, pods named in `hidden_pods` and anything annotated `<prefix>ignore:
+  "true"` (any case) are left out everywhere; an ignored namespace builds to None. Pods of an
+  ignored service are not claimed by it.
+- A service in `collapsed_services` keeps its pod_summary and rollout but has no pod children
+  (`collapsed: true`); its pods still count as claimed.
+- Cross-namespace backends are answered by `service_lookup`; `external_backends` lists them so
+  the watcher knows to rebuild this namespace when one of them changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from watchers import health as h
+from watchers.kobjects import (
+    annotation,
+    as_dict,
+    as_list,
+    as_str,
+    container_ports,
+    labels_of,
+    metadata,
+    object_problem,
+    service_ports,
+    service_selector,
+    spec,
+    status,
+    string_map,
+    unique,
+)
+from watchers.routes import Backend, httproute_backends, ingress_backends, route_fields
+
+__all__ = [
+    "NamespaceObjects",
+    "ServiceLookup",
+    "TopologyConfig",
+    "build_namespace",
+    "external_backends",
+    "node_id",
+    "object_problem",
+]
+
+Node = dict[str, Any]
+ServiceLookup = Callable[[str, str], "dict | None"]
+
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+_CHILD_ORDER = {"HTTPRoute": 0, "Ingress": 1, "Service": 2, "ServiceRef": 3, "Pod": 4}
+_TEXT_LIMIT = 256  # display-name and group are free text; keep a runaway value off every screen
+
+
+@dataclass(frozen=True)
+class TopologyConfig:
+    """Tunables of the picture."""
+
+    annotation_prefix: str = "constellation.io/"
+    """Prefix of the group / display-name / ignore annotations; configurable for clusters that
+    already use the default for something else."""
+
+
+@dataclass(frozen=True)
+class NamespaceObjects:
+    """One namespace's objects as the API returns them, each mapping keyed by object name."""
+
+    namespace: dict | None = None
+    pods: Mapping[str, dict] = field(default_factory=dict)
+    services: Mapping[str, dict] = field(default_factory=dict)
+    endpointslices: Mapping[str, dict] = field(default_factory=dict)
+    ingresses: Mapping[str, dict] = field(default_factory=dict)
+    httproutes: Mapping[str, dict] = field(default_factory=dict)
+
+
+def node_id(kind: str, namespace: str, name: str) -> str:
+    """The tree id of an object: "Kind/namespace/name", or "Namespace/name"."""
+    return f"Namespace/{name}" if kind == "Namespace" else f"{kind}/{namespace}/{name}"
+
+
+def _text(value: Any) -> str | None:
+    return value[:_TEXT_LIMIT] if isinstance(value, str) else None
+
+
+def _ignored(obj: dict, config: TopologyConfig) -> bool:
+    value = annotation(obj, f"{config.annotation_prefix}ignore") or ""
+    return value.strip().lower() == "true"
+
+
+def _visible(mapping: Mapping[str, Any], config: TopologyConfig) -> list[tuple[str, dict]]:
+    """(name, object) pairs that are objects and not ignored, sorted by name."""
+    return [
+        (name, obj)
+        for name, obj in sorted(mapping.items())
+        if isinstance(obj, dict) and not _ignored(obj, config)
+    ]
+
+
+def _base(
+    kind: str,
+    namespace: str,
+    name: str,
+    obj: dict | None,
+    config: TopologyConfig,
+    labels: dict[str, str] | None = None,
+) -> Node:
+    meta = metadata(obj)
+    annotations = as_dict(meta.get("annotations"))
+    return {
+        "id": node_id(kind, namespace, name),
+        "kind": kind,
+        "name": name,
+        "namespace": namespace,
+        "health": h.UNKNOWN,
+        "children": [],
+        "relatives": [],
+        "labels": string_map(meta.get("labels")) if labels is None else labels,
+        "group": _text(annotations.get(f"{config.annotation_prefix}group")),
+        "display_name": _text(annotations.get(f"{config.annotation_prefix}display-name")),
+    }
+
+
+def _copy(node: Node) -> Node:
+    """A fresh copy of a node whose lists and maps hold only plain values (a pod node)."""
+    copy = dict(node)
+    for key, value in node.items():
+        if type(value) in (list, dict):
+            copy[key] = value.copy()
+    return copy
+
+
+def _sorted_children(children: Iterable[Node]) -> list[Node]:
+    by_id = {child["id"]: child for child in children}
+    return sorted(by_id.values(), key=lambda n: (_CHILD_ORDER[n["kind"]], n["name"], n["id"]))
+
+
+def _routes(namespace: str, objs: NamespaceObjects, config: TopologyConfig) -> list[tuple]:
+    """(kind, name, object, backends) of every visible route, HTTPRoutes first."""
+    return [
+        (kind, name, obj, parse(namespace, obj))
+        for kind, mapping, parse in (
+            ("HTTPRoute", objs.httproutes, httproute_backends),
+            ("Ingress", objs.ingresses, ingress_backends),
+        )
+        for name, obj in _visible(mapping, config)
+    ]
+
+
+def external_backends(
+    namespace: str, objs: NamespaceObjects, config: TopologyConfig
+) -> list[tuple[str, str]]:
+    """(namespace, name) of services in other namespaces this namespace's routes point at.
+
+    The tree shows their state, so the watcher rebuilds this namespace when one of them changes.
+    """
+    pairs = {
+        (b.namespace, b.name)
+        for *_, backends in _routes(namespace, objs, config)
+        for b in backends
+        if b.namespace != namespace
+    }
+    return sorted(pairs)
+
+
+class _Builder:
+    """Indexes one namespace's objects once, then emits its tree."""
+
+    def __init__(
+        self,
+        namespace: str,
+        objs: NamespaceObjects,
+        config: TopologyConfig,
+        service_lookup: ServiceLookup,
+        collapsed_services: frozenset[str],
+        hidden_pods: frozenset[str],
+    ) -> None:
+        self.ns, self.objs, self.config = namespace, objs, config
+        self.lookup, self.collapsed = service_lookup, collapsed_services
+        # Built once; a pod that appears in several places gets a copy in each further place.
+        self.pod_nodes: dict[str, Node] = {}
+        self.pods = {
+            name: (pod, h.pod_state(pod))
+            for name, pod in _visible(objs.pods, config)
+            if name not in hidden_pods and as_str(status(pod).get("phase")) != "Succeeded"
+        }
+        # Pods indexed by label pair, so a selector costs the size of its smallest match set.
+        self.label_index: dict[tuple[str, str], set[str]] = {}
+        for name, (_, state) in self.pods.items():
+            for pair in state.labels.items():
+                self.label_index.setdefault(pair, set()).add(name)
+        self.slices: dict[str, list[dict]] = {}
+        for _, endpoint_slice in sorted(objs.endpointslices.items()):
+            owner = labels_of(endpoint_slice).get(SERVICE_NAME_LABEL)
+            if owner and isinstance(endpoint_slice, dict):
+                self.slices.setdefault(owner, []).append(endpoint_slice)
+        self.services = dict(_visible(objs.services, config))
+        self.claims = {name: self._claimed_pods(name, svc) for name, svc in self.services.items()}
+        self.pod_services: dict[str, list[str]] = {}
+        for svc_name, pod_names in self.claims.items():
+            for pod_name in pod_names:
+                svc_id = node_id("Service", namespace, svc_name)
+                self.pod_services.setdefault(pod_name, []).append(svc_id)
+        self.routes = [
+            (kind, name, route, [(b, *self._resolve(b)) for b in backends])
+            for kind, name, route, backends in _routes(namespace, objs, config)
+        ]
+        self.route_ids: dict[str, list[str]] = {}  # Service / ServiceRef id → ids of its routes
+        for kind, name, _, resolved in self.routes:
+            for backend, state, _ in resolved:
+                child_id = self._child_id(backend, state)
+                if child_id:
+                    self.route_ids.setdefault(child_id, []).append(node_id(kind, namespace, name))
+
+    def _endpoints(self, service_name: str) -> list[dict]:
+        return [
+            as_dict(endpoint)
+            for endpoint_slice in self.slices.get(service_name, [])
+            for endpoint in as_list(endpoint_slice.get("endpoints"))
+        ]
+
+    def _claimed_pods(self, name: str, service: dict) -> list[str]:
+        selector = service_selector(service)
+        if selector:
+            matches = sorted((self.label_index.get(p, set()) for p in selector.items()), key=len)
+            return sorted(set.intersection(*matches))
+        targets = (as_dict(endpoint.get("targetRef")) for endpoint in self._endpoints(name))
+        return sorted(
+            {
+                as_str(t.get("name"))
+                for t in targets
+                if t.get("kind") == "Pod"
+                and as_str(t.get("namespace"), self.ns) == self.ns
+                and as_str(t.get("name")) in self.pods
+            }
+        )
+
+    def _resolve(self, backend: Backend) -> tuple[str, dict | None]:
+        """A backend's state and the Service object behind it."""
+        same = backend.namespace == self.ns
+        target = (
+            self.objs.services.get(backend.name)
+            if same
+            else self.lookup(backend.namespace, backend.name)
+        )
+        if not isinstance(target, dict):
+            return "missing", None
+        if _ignored(target, self.config):
+            return "ignored", target
+        return ("ok" if same else "cross-namespace"), target
+
+    def _child_id(self, backend: Backend, state: str) -> str | None:
+        """The id of the node standing for a backend under its route (None: not shown)."""
+        if state == "ignored":
+            return None
+        kind = "Service" if state == "ok" else "ServiceRef"
+        return node_id(kind, backend.namespace, backend.name)
+
+    def _ref_node(self, backend: Backend, state: str, target: dict | None) -> Node:
+        node = _base("ServiceRef", backend.namespace, backend.name, target, self.config)
+        node.update(
+            health=h.DOWN if target is None else h.known(target.get("health")),
+            relatives=sorted(self.route_ids[node["id"]]),
+            state=state,
+        )
+        return node
+
+    def _pod_node(self, name: str) -> Node:
+        if name in self.pod_nodes:
+            return _copy(self.pod_nodes[name])
+        pod, state = self.pods[name]
+        pod_status = status(pod)
+        ips = [as_str(as_dict(ip).get("ip")) for ip in as_list(pod_status.get("podIPs"))]
+        node = _base("Pod", self.ns, name, pod, self.config, dict(state.labels))
+        node.update(
+            health=state.health,
+            relatives=sorted(self.pod_services.get(name, [])),
+            phase=state.shown_phase,
+            ready=state.ready,
+            restarts=state.restarts,
+            reason=state.reason,
+            pod_ips=unique(ips) or unique([as_str(pod_status.get("podIP"))]),
+            container_ports=container_ports(pod),
+            owner=state.owner,
+            node_name=as_str(spec(pod).get("nodeName")) or None,
+        )
+        self.pod_nodes[name] = node
+        return node
+
+    def _service_health(self, name: str, states: list[h.PodState]) -> str:
+        if states:
+            candidates = [s for s in states if not s.terminating]
+            return h.ready_health(sum(s.serving for s in candidates), len(candidates))
+        if service_selector(self.services[name]):
+            return h.DOWN
+        # Endpoints without pods (external addresses): a nil ready condition means ready.
+        ready = [
+            as_dict(e.get("conditions")).get("ready") is not False for e in self._endpoints(name)
+        ]
+        return h.ready_health(sum(ready), len(ready)) if ready else h.UNKNOWN
+
+    def _service_node(self, name: str) -> Node:
+        service = self.services[name]
+        svc_spec, pod_names = spec(service), self.claims[name]
+        states = [self.pods[p][1] for p in pod_names]
+        node = _base("Service", self.ns, name, service, self.config)
+        collapsed = node["id"] in self.collapsed
+        lb_ingress = map(
+            as_dict, as_list(as_dict(status(service).get("loadBalancer")).get("ingress"))
+        )
+        node.update(
+            health=self._service_health(name, states),
+            children=[] if collapsed else [self._pod_node(p) for p in pod_names],
+            relatives=sorted(self.route_ids.get(node["id"], [])),
+            service_type=as_str(svc_spec.get("type")) or "ClusterIP",
+            cluster_ip=as_str(svc_spec.get("clusterIP")) or None,
+            external_ips=unique(
+                [as_str(ip) for ip in as_list(svc_spec.get("externalIPs"))]
+                + [as_str(i.get("ip")) or as_str(i.get("hostname")) for i in lb_ingress]
+            ),
+            external_name=as_str(svc_spec.get("externalName")) or None,
+            ports=service_ports(service),
+            selector=service_selector(service),
+            pod_summary=h.pod_summary(states),
+            rollout=h.rollout(states),
+            collapsed=collapsed,
+        )
+        return node
+
+    def _route_node(self, kind: str, name: str, route: dict, resolved: list[tuple]) -> Node:
+        node = _base(kind, self.ns, name, route, self.config)
+        refs, children = [], {}
+        for backend, state, target in resolved:
+            where = {"host": backend.host, "path": backend.path} if kind == "Ingress" else {}
+            refs.append(
+                {"kind": "Service", "name": backend.name, "namespace": backend.namespace}
+                | {"port": backend.port, **where, "state": state}
+            )
+            child_id = self._child_id(backend, state)
+            if child_id and child_id not in children:
+                children[child_id] = (
+                    self._service_node(backend.name)
+                    if state == "ok"
+                    else self._ref_node(backend, state, target)
+                )
+        node["children"] = _sorted_children(children.values())
+        node["health"] = h.worst(map(h.rollup_health, node["children"]), h.UNKNOWN)
+        node["backend_refs"] = refs
+        node.update(route_fields(kind, route))
+        return node
+
+    def build(self) -> Node:
+        children = [self._route_node(*route) for route in self.routes]
+        children += [
+            self._service_node(name)
+            for name in self.services
+            if node_id("Service", self.ns, name) not in self.route_ids
+        ]
+        children += [self._pod_node(name) for name in self.pods if name not in self.pod_services]
+        namespace = self.objs.namespace
+        node = _base("Namespace", self.ns, self.ns, namespace, self.config)
+        node.update(
+            children=_sorted_children(children),
+            phase=as_str(status(namespace).get("phase")) or None,
+            pod_summary=h.pod_summary(state for _, state in self.pods.values()),
+        )
+        node["health"] = h.worst(map(h.rollup_health, node["children"]), h.HEALTHY)
+        return node
+
+
+def build_namespace(
+    name: str,
+    objs: NamespaceObjects,
+    config: TopologyConfig,
+    service_lookup: ServiceLookup,
+    collapsed_services: frozenset[str] = frozenset(),
+    hidden_pods: frozenset[str] = frozenset(),
+) -> Node | None:
+    """The namespace's tree, or None when the namespace itself is ignored.
+
+    `service_lookup(namespace, name)` answers for backends in other namespaces (None: missing);
+    `collapsed_services` holds Service ids shown as a summary; `hidden_pods` holds pod names the
+    churn smoothing keeps out of sight for now.
+    """
+    if isinstance(objs.namespace, dict) and _ignored(objs.namespace, config):
+        return None
+    return _Builder(name, objs, config, service_lookup, collapsed_services, hidden_pods).build()
