@@ -15,6 +15,15 @@ Variables:
 - CONSTELLATION_ALLOW_ANONYMOUS: boolean, default off: read access without login.
 - CONSTELLATION_WATCHER_METRICS_PORT: the watcher's Prometheus port, default 0 (off).
 - CONSTELLATION_LOG_LEVEL: DEBUG, INFO (default), WARNING, ERROR or CRITICAL.
+- CONSTELLATION_READYZ_MAX_AGE: seconds without a watcher heartbeat before /readyz fails (30).
+- HTTPS (defaults: on when DJANGO_DEBUG is off, so `check --deploy` is clean):
+  CONSTELLATION_SECURE_SSL_REDIRECT (redirect http → https; turn off when the proxy redirects),
+  CONSTELLATION_SECURE_COOKIES (Secure session and CSRF cookies),
+  CONSTELLATION_HSTS_SECONDS (31536000; 0 turns HSTS off), CONSTELLATION_HSTS_INCLUDE_SUBDOMAINS,
+  CONSTELLATION_HSTS_PRELOAD (only allows submitting to browsers' preload lists; nothing submits),
+  CONSTELLATION_BEHIND_PROXY (default off: trust X-Forwarded-Proto from a TLS-terminating proxy;
+  only behind a proxy that sets it, or any client could claim https).
+- CONSTELLATION_CSP: the Content-Security-Policy header (default: no inline script or style).
 """
 
 from __future__ import annotations
@@ -24,7 +33,16 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from constellation.env import env_bool, env_choice, env_database, env_int, env_list, raw
+from constellation.env import (
+    env_bool,
+    env_choice,
+    env_database,
+    env_int,
+    env_list,
+    env_str,
+    raw,
+)
+from constellation.redis import channel_host
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 ENV = os.environ
@@ -51,6 +69,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "rest_framework",
+    "rest_framework.authtoken",
     "dashboard",
     "watchers",
     "simcluster",
@@ -66,6 +85,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "dashboard.csp.ContentSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "constellation.urls"
@@ -106,7 +126,7 @@ else:
     channel_layer = env_choice(
         ENV, "CONSTELLATION_CHANNEL_LAYER", REDIS_CHANNEL_LAYERS[0], REDIS_CHANNEL_LAYERS
     )
-    channel_config: dict[str, object] = {"hosts": [REDIS_URL]}
+    channel_config: dict[str, object] = {"hosts": [channel_host(REDIS_URL)]}
     if channel_layer == "channels_redis.core.RedisChannelLayer":
         # channels_redis' own defaults; the pub/sub layer has neither knob.
         channel_config["capacity"] = env_int(
@@ -116,6 +136,50 @@ else:
             ENV, "CONSTELLATION_CHANNEL_GROUP_EXPIRY", default=86400, minimum=1
         )
     CHANNEL_LAYERS = {"default": {"BACKEND": channel_layer, "CONFIG": channel_config}}
+
+# /readyz fails once the watcher's heartbeat (every 5 s) is older than this.
+READYZ_MAX_AGE = env_int(ENV, "CONSTELLATION_READYZ_MAX_AGE", default=30, minimum=1)
+
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/accounts/login/"
+
+REST_FRAMEWORK = {
+    # Scripts use `Authorization: Token …` (manage.py drf_create_token), browsers the session.
+    # Token first: its WWW-Authenticate header makes an anonymous call a 401, not a bare 403.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["dashboard.permissions.ReadOnlyDashboardPermission"],
+    # JSON only: the browsable API would need inline script, which the CSP forbids.
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+}
+
+# Production HTTPS: secure by default whenever DEBUG is off; each switch can be turned off
+# for a TLS-terminating proxy that does the job itself.
+SECURE_SSL_REDIRECT = env_bool(ENV, "CONSTELLATION_SECURE_SSL_REDIRECT", default=not DEBUG)
+# Probes speak plain HTTP inside the cluster, and kubelet counts a 301 as success, so a
+# redirected /readyz would always pass.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+SESSION_COOKIE_SECURE = env_bool(ENV, "CONSTELLATION_SECURE_COOKIES", default=not DEBUG)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_HSTS_SECONDS = env_int(
+    ENV, "CONSTELLATION_HSTS_SECONDS", default=0 if DEBUG else 31_536_000, minimum=0
+)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool(
+    ENV, "CONSTELLATION_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG
+)
+SECURE_HSTS_PRELOAD = env_bool(ENV, "CONSTELLATION_HSTS_PRELOAD", default=not DEBUG)
+if env_bool(ENV, "CONSTELLATION_BEHIND_PROXY", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+CONTENT_SECURITY_POLICY = env_str(
+    ENV,
+    "CONSTELLATION_CSP",
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
+)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -131,6 +195,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
 # Serve app static files even before `collectstatic` has run (DEBUG off in a fresh clone,
 # live-server tests); WhiteNoise indexes them once at start-up, so the cost is start-up only.
 WHITENOISE_USE_FINDERS = True

@@ -75,6 +75,8 @@ class WatcherService:
         self._failures = 0
         self._retry_at = 0.0
         self._collector: metrics.InformerCollector | None = None
+        self._sleep_until = 0.0
+        self._settled = False
 
     # -- InformerListener (called on the loop by LoopListener) ----------------------
 
@@ -83,7 +85,11 @@ class WatcherService:
         now = self._loop.time()
         for event_type, obj in events:
             self.pipeline.ingest(kind, event_type, obj, now)
-        self._wake.set()
+        # Events only schedule flushes; wake the loop only if one falls due before it
+        # would wake anyway (a batch per chunk read must not cost a loop iteration).
+        deadline = self.pipeline.next_deadline()
+        if not self.ready or (deadline is not None and deadline < self._sleep_until):
+            self._wake.set()
 
     def on_synced(self, kind: str) -> None:
         log.info("informer synced kind=%s", kind)
@@ -94,9 +100,11 @@ class WatcherService:
 
     def informers_settled(self) -> bool:
         """Every informer has listed once, or is refused access (its kind stays empty)."""
-        return bool(self.informers) and all(
-            h.synced or h.auth_failed for h in (i.health() for i in self.informers.values())
-        )
+        if not self._settled:
+            self._settled = bool(self.informers) and all(
+                h.synced or h.auth_failed for h in (i.health() for i in self.informers.values())
+            )
+        return self._settled
 
     def cluster_status(self) -> dict[str, Any]:
         healths = {kind: asdict(i.health()) for kind, i in sorted(self.informers.items())}
@@ -206,8 +214,15 @@ class WatcherService:
                 if heartbeat_due and not self._needs_epoch:
                     await self._attempt(self.publisher.heartbeat(self.cluster_status()))
                     last_heartbeat = now
-            metrics.SKIPPED.set(self.pipeline.state.skipped)
-            await self._sleep(stop, self._next_wake(now, last_heartbeat))
+                    self._update_gauges()
+            delay = self._next_wake(now, last_heartbeat)
+            self._sleep_until = now + delay
+            await self._sleep(stop, delay)
+
+    def _update_gauges(self) -> None:
+        for kind, count in self.pipeline.state.counts().items():
+            metrics.OBJECTS.labels(kind).set(count)
+        metrics.SKIPPED.set(self.pipeline.state.skipped)
 
     def _next_wake(self, now: float, last_heartbeat: float) -> float:
         candidates = [last_heartbeat + self.options.heartbeat_s, now + 1.0]
@@ -237,9 +252,6 @@ class WatcherService:
                 metrics.READY.set(1)
             return
         flushes = self.pipeline.flush(now)
-        counts = self.pipeline.state.counts()
-        for kind, count in counts.items():
-            metrics.OBJECTS.labels(kind).set(count)
         if flushes and not await self._attempt(self.publisher.publish(flushes)):
             self._needs_epoch = True
 

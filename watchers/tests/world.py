@@ -12,6 +12,7 @@ from typing import Any
 from channels_redis.core import RedisChannelLayer
 
 from constellation import protocol
+from constellation.redis import channel_host
 from constellation.snapshot import RedisSnapshotStore, Snapshot
 from simcluster.cluster import SimCluster
 from simcluster.testing import api_client_for
@@ -51,7 +52,7 @@ class WatcherWorld:
         self.sim = sim
         self.prefix = f"test:{uuid.uuid4().hex[:8]}"
         self.snapshots = RedisSnapshotStore(redis_url, prefix=self.prefix)
-        self.layer = RedisChannelLayer(hosts=[redis_url], prefix=self.prefix)
+        self.layer = RedisChannelLayer(hosts=[channel_host(redis_url)], prefix=self.prefix)
         self.service = WatcherService(
             api_client_for(sim),
             Publisher(self.snapshots, self.layer),

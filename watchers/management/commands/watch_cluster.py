@@ -7,6 +7,7 @@ import logging
 import signal
 from typing import Any
 
+import yaml
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -42,7 +43,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         try:
             api = load_api_client(options["kubeconfig"], options["context"])
-        except (ConfigException, OSError) as exc:
+        except (ConfigException, OSError, yaml.YAMLError) as exc:
             raise CommandError(
                 f"cannot load Kubernetes credentials: {exc}. Pass --kubeconfig/--context, set "
                 "KUBECONFIG, or run `manage.py simulate_cluster` for a simulated cluster."
