@@ -70,7 +70,8 @@ def setup_django(redis_url: str) -> None:
     django.setup()
 
 
-def watcher_process(kubeconfig: str, redis_url: str, duration_s: float, results) -> None:
+def watcher_process(kubeconfig: str, redis_url: str, duration_s: float, results,
+                    done=None) -> None:
     """Run the real WatcherService and sample its CPU, pod events and bytes published."""
     setup_django(redis_url)
     from channels.layers import get_channel_layer
@@ -94,7 +95,8 @@ def watcher_process(kubeconfig: str, redis_url: str, duration_s: float, results)
         rss_at_snapshot = rss_mb()
         samples = []
         end = time.monotonic() + duration_s
-        while time.monotonic() < end:
+        # Sample for at least duration_s, and on until the parent's probes are done.
+        while time.monotonic() < end or (done is not None and not done.is_set()):
             pods = service.informers["Pod"].health().events
             sent = REGISTRY.get_sample_value("constellation_watcher_bytes_published_total") or 0
             samples.append((time.time(), pods, time.process_time(), sent))
@@ -110,7 +112,7 @@ def watcher_process(kubeconfig: str, redis_url: str, duration_s: float, results)
     results.put(("watcher", asyncio.run(run())))
 
 
-def bare_process(kubeconfig: str, duration_s: float, results) -> None:
+def bare_process(kubeconfig: str, duration_s: float, results, done) -> None:
     """A bare official-client watch loop on the same pods: the baseline of (a)."""
     from kubernetes import client, config, watch
 
@@ -122,14 +124,14 @@ def bare_process(kubeconfig: str, duration_s: float, results) -> None:
     end = time.monotonic() + duration_s
     next_sample = 0.0
     stream = watch.Watch().stream(core.list_pod_for_all_namespaces, resource_version=rv,
-                                  deserialize=False, timeout_seconds=int(duration_s) + 30)
+                                  deserialize=False, timeout_seconds=int(duration_s) + 300)
     for _ in stream:
         events += 1  # noqa: SIM113 - counted while breaking out mid-stream
         now = time.monotonic()
         if now >= next_sample:
             samples.append((time.time(), events, time.process_time(), 0))
             next_sample = now + SAMPLE_S
-            if now >= end:
+            if now >= end and done.is_set():
                 break
     results.put(("bare", {"samples": samples}))
 
@@ -152,6 +154,7 @@ async def latency_probe(kubeconfig: Path, redis_url: str, probes: int, interval_
 
     from constellation import protocol
     from constellation.redis import channel_host
+    from constellation.snapshot import RedisSnapshotStore
 
     api = config.new_client_from_config(config_file=str(kubeconfig))
     core = client.CoreV1Api(api)
@@ -161,8 +164,12 @@ async def latency_probe(kubeconfig: Path, redis_url: str, probes: int, interval_
         core.create_namespaced_pod("probe", {"metadata": {"name": "probe"}, "spec": {
             "containers": [{"name": "c", "image": "nginx"}]}})
     layer = RedisChannelLayer(hosts=[channel_host(redis_url)])
+    snapshots = RedisSnapshotStore(redis_url, prefix="bench:snapshot")
     channel = await layer.new_channel()
     await layer.group_add(protocol.namespace_group("probe"), channel)
+    # A new epoch (after a failed publish) carries no per-namespace message; like a web
+    # consumer, the probe then finds the change in the snapshot.
+    await layer.group_add(protocol.CLUSTER_GROUP, channel)
     await asyncio.sleep(2 * debounce_s + 1.5)  # the probe pod is Running and shown
     latencies = []
     for n in range(probes):
@@ -176,13 +183,19 @@ async def latency_probe(kubeconfig: Path, redis_url: str, probes: int, interval_
                 message = await asyncio.wait_for(layer.receive(channel), 10)
             except (TimeoutError, RedisTimeout):
                 continue
-            if marker in message.get("text", ""):
+            if message["type"] == "state.epoch":
+                tree = (await snapshots.read(["probe"])).trees.get("probe", {})
+                found = marker in orjson.dumps(tree).decode()
+            else:
+                found = any(marker in item["text"] for item in message.get("messages", ()))
+            if found:
                 latencies.append(time.time() - sent)
                 break
         else:
             latencies.append(float("inf"))  # never arrived: counts against p99
         await asyncio.sleep(interval_s)
     await layer.flush()
+    await snapshots.close()
     return latencies
 
 
@@ -216,13 +229,16 @@ def measure(args: argparse.Namespace) -> dict:
         sim, kubeconfig = start_sim("churn", churn, workdir)
         try:
             results = ctx.Queue()
-            watcher = ctx.Process(target=watcher_process,
-                                  args=(str(kubeconfig), redis_url, args.duration, results))
-            bare = ctx.Process(target=bare_process, args=(str(kubeconfig), args.duration, results))
+            done = ctx.Event()
+            watcher = ctx.Process(target=watcher_process, args=(
+                str(kubeconfig), redis_url, args.duration, results, done))
+            bare = ctx.Process(target=bare_process,
+                               args=(str(kubeconfig), args.duration, results, done))
             watcher.start()
             bare.start()
             latencies = asyncio.run(latency_probe(kubeconfig, redis_url, args.probes, 0.3, 0.5))
-            got = dict(results.get(timeout=args.duration + 120) for _ in range(2))
+            done.set()
+            got = dict(results.get(timeout=args.duration + 300) for _ in range(2))
             watcher.join()
             bare.join()
         finally:

@@ -13,6 +13,7 @@ Variables:
 - CONSTELLATION_CHANNEL_LAYER: which channels_redis layer class to use with REDIS_URL.
 - CONSTELLATION_CHANNEL_CAPACITY, CONSTELLATION_CHANNEL_GROUP_EXPIRY: core layer tuning.
 - CONSTELLATION_ALLOW_ANONYMOUS: boolean, default off: read access without login.
+- CONSTELLATION_LEADER_ELECT: boolean, default off: watchers elect a leader on a Lease.
 - CONSTELLATION_WATCHER_METRICS_PORT: the watcher's Prometheus port, default 0 (off).
 - CONSTELLATION_LOG_LEVEL: DEBUG, INFO (default), WARNING, ERROR or CRITICAL.
 - CONSTELLATION_READYZ_MAX_AGE: seconds without a watcher heartbeat before /readyz fails (30).
@@ -116,6 +117,7 @@ REDIS_URL = raw(ENV, "REDIS_URL")
 ALLOW_ANONYMOUS = env_bool(ENV, "CONSTELLATION_ALLOW_ANONYMOUS", default=False)
 # The watcher process serves Prometheus metrics here (0: off).
 WATCHER_METRICS_PORT = env_int(ENV, "CONSTELLATION_WATCHER_METRICS_PORT", default=0, minimum=0)
+WATCHER_LEADER_ELECT = env_bool(ENV, "CONSTELLATION_LEADER_ELECT", default=False)
 REDIS_CHANNEL_LAYERS = (
     "channels_redis.core.RedisChannelLayer",
     "channels_redis.pubsub.RedisPubSubChannelLayer",

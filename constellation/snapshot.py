@@ -48,12 +48,20 @@ class SnapshotUpdate:
     cluster: dict[str, Any] = field(default_factory=dict)
 
 
+class SnapshotLost(RuntimeError):
+    """The store no longer holds the epoch being updated (Redis restarted empty)."""
+
+
 class SnapshotStore(ABC):
     """Where the snapshot lives."""
 
     @abstractmethod
     async def apply(self, update: SnapshotUpdate) -> None:
-        """Apply one update atomically (readers see all of it or none)."""
+        """Apply one update atomically (readers see all of it or none).
+
+        Raises SnapshotLost when the store does not hold `update.epoch`: an update on
+        top of nothing would leave a snapshot without the namespaces it did not touch.
+        """
 
     @abstractmethod
     async def replace(self, update: SnapshotUpdate) -> None:
@@ -75,6 +83,8 @@ class InMemorySnapshotStore(SnapshotStore):
 
     async def apply(self, update: SnapshotUpdate) -> None:
         current = self._snapshot
+        if current.epoch != update.epoch:
+            raise SnapshotLost(f"snapshot holds epoch {current.epoch!r}, not {update.epoch!r}")
         trees = {k: v for k, v in current.trees.items() if k not in update.removed}
         trees.update(update.trees)
         ns_seq = {**current.ns_seq, **update.ns_seq}
@@ -134,6 +144,7 @@ class RedisSnapshotStore(SnapshotStore):
 
     async def apply(self, update: SnapshotUpdate) -> None:
         async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hget(self.meta_key, "epoch")
             if update.removed:
                 pipe.hdel(self.trees_key, *update.removed)
             if update.trees:
@@ -143,7 +154,11 @@ class RedisSnapshotStore(SnapshotStore):
             if update.ns_seq:
                 pipe.hset(self.ns_seq_key, mapping=update.ns_seq)
             pipe.hset(self.meta_key, mapping=self._meta(update))
-            await pipe.execute()
+            held, *_ = await pipe.execute()
+        if held is None or held.decode() != update.epoch:
+            raise SnapshotLost(
+                f"Redis holds epoch {held!r}, not {update.epoch!r}; it restarted or was flushed"
+            )
 
     async def replace(self, update: SnapshotUpdate) -> None:
         async with self._redis.pipeline(transaction=True) as pipe:

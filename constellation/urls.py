@@ -1,9 +1,13 @@
-"""Root URLconf: the admin (configuration) and the dashboard's pages and endpoints."""
+"""Root URLconf: the admin (configuration), login/logout, the dashboard's pages and endpoints."""
 
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # Only login and logout: accounts are created by an admin, not by self-service or email.
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("dashboard.urls")),
 ]

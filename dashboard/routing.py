@@ -1,7 +1,9 @@
-"""WebSocket routes, mounted by `constellation.asgi` behind origin and auth checks.
+"""WebSocket routes, mounted by `constellation.asgi` behind origin and auth checks."""
 
-Empty until the dashboard issue adds the live-state consumer at `/ws/state/`; the ASGI
-stack is wired now so that adding it is one line here.
-"""
+from django.urls import path
 
-websocket_urlpatterns: list = []
+from dashboard.consumers import StateConsumer
+
+websocket_urlpatterns = [
+    path("ws/state/", StateConsumer.as_asgi(), name="ws-state"),
+]

@@ -143,12 +143,13 @@ class SimCluster:
 
     # -- kubeconfig ------------------------------------------------------------
 
-    def kubeconfig(self, namespace: str = "default") -> dict[str, Any]:
+    def kubeconfig(self, namespace: str = "default", server: str | None = None) -> dict[str, Any]:
+        """A kubeconfig for this cluster; `server` overrides the URL clients dial."""
         user: dict[str, Any] = {"token": self.token} if self.token else {}
         return {
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [{"name": "simcluster", "cluster": {"server": self.url}}],
+            "clusters": [{"name": "simcluster", "cluster": {"server": server or self.url}}],
             "users": [{"name": "simcluster", "user": user}],
             "contexts": [
                 {
@@ -164,10 +165,10 @@ class SimCluster:
             "preferences": {},
         }
 
-    def write_kubeconfig(self, path: str | Path) -> Path:
+    def write_kubeconfig(self, path: str | Path, server: str | None = None) -> Path:
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(yaml.safe_dump(self.kubeconfig(), sort_keys=False))
+        target.write_text(yaml.safe_dump(self.kubeconfig(server=server), sort_keys=False))
         target.chmod(0o600)
         return target
 

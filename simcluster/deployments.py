@@ -77,16 +77,24 @@ def _template_without_hash(rs: Obj) -> dict[str, Any]:
     return template
 
 
-def _condition(kind: str, status: str, reason: str, message: str, now: float,
-               previous: dict[str, Any] | None) -> dict[str, Any]:
+def _condition(
+    kind: str, status: str, reason: str, message: str, now: float, previous: dict[str, Any] | None
+) -> dict[str, Any]:
     """A condition, keeping its times when nothing about it changed."""
     if previous and (previous.get("status"), previous.get("reason")) == (status, reason):
         return previous
     stamp = rfc3339(now)
-    transition = previous["lastTransitionTime"] if previous and previous.get(
-        "status") == status else stamp
-    return {"type": kind, "status": status, "lastUpdateTime": stamp,
-            "lastTransitionTime": transition, "reason": reason, "message": message}
+    transition = (
+        previous["lastTransitionTime"] if previous and previous.get("status") == status else stamp
+    )
+    return {
+        "type": kind,
+        "status": status,
+        "lastUpdateTime": stamp,
+        "lastTransitionTime": transition,
+        "reason": reason,
+        "message": message,
+    }
 
 
 class DeploymentController:
@@ -105,9 +113,10 @@ class DeploymentController:
         all_rss = self._replica_sets(deployment)
         template = deployment["spec"]["template"]
         new_rs = next((rs for rs in all_rss if _template_without_hash(rs) == template), None)
-        old_rss = sorted((rs for rs in all_rss if rs is not new_rs),
-                         key=lambda rs: (rs["metadata"].get("creationTimestamp", ""),
-                                         rs["metadata"]["name"]))
+        old_rss = sorted(
+            (rs for rs in all_rss if rs is not new_rs),
+            key=lambda rs: (rs["metadata"].get("creationTimestamp", ""), rs["metadata"]["name"]),
+        )
         created = False
         wrote = False
         if not deployment["spec"].get("paused"):
@@ -123,13 +132,15 @@ class DeploymentController:
         return self._sync_status(deployment, new_rs, now, created) or wrote
 
     def _replica_sets(self, deployment: Obj) -> list[Obj]:
-        return [rs for rs in self.engine.dependents(deployment, REPLICA_SETS)
-                if not rs["metadata"].get("deletionTimestamp")]
+        return [
+            rs
+            for rs in self.engine.dependents(deployment, REPLICA_SETS)
+            if not rs["metadata"].get("deletionTimestamp")
+        ]
 
     # -- revisions and ReplicaSets ------------------------------------------------------
 
-    def _sync_revision(self, deployment: Obj, new_rs: Obj,
-                       old_rss: list[Obj]) -> tuple[Obj, bool]:
+    def _sync_revision(self, deployment: Obj, new_rs: Obj, old_rss: list[Obj]) -> tuple[Obj, bool]:
         """The new ReplicaSet carries the highest revision; the Deployment shows it."""
         wanted = max((revision(rs) for rs in old_rss), default=0) + 1
         wrote = False
@@ -144,8 +155,10 @@ class DeploymentController:
 
     def _annotate(self, rtype: Any, obj: Obj, annotations: dict[str, str]) -> Obj:
         meta = obj["metadata"]
-        updated = {**obj, "metadata": {**meta, "annotations": {**(meta.get("annotations") or {}),
-                                                               **annotations}}}
+        updated = {
+            **obj,
+            "metadata": {**meta, "annotations": {**(meta.get("annotations") or {}), **annotations}},
+        }
         return self.store.update(rtype, meta["namespace"], meta["name"], updated)
 
     def _create_rs(self, deployment: Obj, old_rss: list[Obj], replicas: int) -> Obj:
@@ -164,13 +177,19 @@ class DeploymentController:
                 "name": f"{meta['name']}-{template_hash}",
                 "namespace": meta["namespace"],
                 "labels": dict(template_meta["labels"]),
-                "annotations": {REVISION: rev,
-                                DESIRED_REPLICAS: str(spec_replicas(deployment)),
-                                MAX_REPLICAS: str(spec_replicas(deployment) + surge)},
+                "annotations": {
+                    REVISION: rev,
+                    DESIRED_REPLICAS: str(spec_replicas(deployment)),
+                    MAX_REPLICAS: str(spec_replicas(deployment) + surge),
+                },
                 "ownerReferences": [self.engine.controller_ref(deployment)],
             },
-            "spec": {"replicas": replicas, "minReadySeconds": spec.get("minReadySeconds", 0),
-                     "selector": selector, "template": template},
+            "spec": {
+                "replicas": replicas,
+                "minReadySeconds": spec.get("minReadySeconds", 0),
+                "selector": selector,
+                "template": template,
+            },
         }
         created = self.store.create(REPLICA_SETS, meta["namespace"], rs)
         if (meta.get("annotations") or {}).get(REVISION) != rev:
@@ -181,18 +200,25 @@ class DeploymentController:
         surge, _ = fenceposts(deployment)
         desired = spec_replicas(deployment)
         meta = rs["metadata"]
-        annotations = {**(meta.get("annotations") or {}), DESIRED_REPLICAS: str(desired),
-                       MAX_REPLICAS: str(desired + surge)}
-        scaled = {**rs, "metadata": {**meta, "annotations": annotations},
-                  "spec": {**rs["spec"], "replicas": replicas}}
+        annotations = {
+            **(meta.get("annotations") or {}),
+            DESIRED_REPLICAS: str(desired),
+            MAX_REPLICAS: str(desired + surge),
+        }
+        scaled = {
+            **rs,
+            "metadata": {**meta, "annotations": annotations},
+            "spec": {**rs["spec"], "replicas": replicas},
+        }
         return self.store.update(REPLICA_SETS, meta["namespace"], meta["name"], scaled)
 
     # -- strategies ------------------------------------------------------------------------
     # Each returns (new ReplicaSet, whether it was created, whether anything was scaled);
     # like the real controller a pass stops after scaling and waits for the next event.
 
-    def _rolling(self, deployment: Obj, new_rs: Obj | None,
-                 old_rss: list[Obj]) -> tuple[Obj | None, bool, bool]:
+    def _rolling(
+        self, deployment: Obj, new_rs: Obj | None, old_rss: list[Obj]
+    ) -> tuple[Obj | None, bool, bool]:
         replicas = spec_replicas(deployment)
         surge, max_unavailable = fenceposts(deployment)
         current = spec_replicas(new_rs) if new_rs else 0
@@ -210,16 +236,16 @@ class DeploymentController:
             return self._scale(new_rs, wanted, deployment), False, True
         return new_rs, False, self._scale_down_old(deployment, new_rs, old_rss, max_unavailable)
 
-    def _scale_down_old(self, deployment: Obj, new_rs: Obj, old_rss: list[Obj],
-                        max_unavailable: int) -> bool:
+    def _scale_down_old(
+        self, deployment: Obj, new_rs: Obj, old_rss: list[Obj], max_unavailable: int
+    ) -> bool:
         """reconcileOldReplicaSets: unhealthy old pods first, then as availability allows."""
         targets = {rs["metadata"]["uid"]: spec_replicas(rs) for rs in old_rss}
         if not sum(targets.values()):
             return False
         min_available = spec_replicas(deployment) - max_unavailable
         new_unavailable = spec_replicas(new_rs) - status_count(new_rs, "availableReplicas")
-        budget = (spec_replicas(new_rs) + sum(targets.values()) - min_available
-                  - new_unavailable)
+        budget = spec_replicas(new_rs) + sum(targets.values()) - min_available - new_unavailable
         if budget <= 0:
             return False
         for rs in old_rss:
@@ -244,16 +270,20 @@ class DeploymentController:
                 scaled = True
         return scaled
 
-    def _recreate(self, deployment: Obj, new_rs: Obj | None,
-                  old_rss: list[Obj]) -> tuple[Obj | None, bool, bool]:
+    def _recreate(
+        self, deployment: Obj, new_rs: Obj | None, old_rss: list[Obj]
+    ) -> tuple[Obj | None, bool, bool]:
         """Scale every old set to zero, wait for their pods to go, then start the new set."""
         scaled = False
         for rs in old_rss:
             if spec_replicas(rs):
                 self._scale(rs, 0, deployment)
                 scaled = True
-        if scaled or any(pod.get("status", {}).get("phase") not in TERMINAL_PHASES
-                         for rs in old_rss for pod in self.engine.dependents(rs, PODS)):
+        if scaled or any(
+            pod.get("status", {}).get("phase") not in TERMINAL_PHASES
+            for rs in old_rss
+            for pod in self.engine.dependents(rs, PODS)
+        ):
             return new_rs, False, scaled
         replicas = spec_replicas(deployment)
         if new_rs is None:
@@ -267,20 +297,22 @@ class DeploymentController:
         if new_rs is None or status_count(new_rs, "availableReplicas") < spec_replicas(deployment):
             return False
         limit = int(deployment["spec"].get("revisionHistoryLimit", 10))
-        drained = sorted((rs for rs in old_rss
-                          if not spec_replicas(rs) and not status_count(rs, "replicas")),
-                         key=revision)
-        for rs in drained[:max(0, len(drained) - limit)]:
+        drained = sorted(
+            (rs for rs in old_rss if not spec_replicas(rs) and not status_count(rs, "replicas")),
+            key=revision,
+        )
+        for rs in drained[: max(0, len(drained) - limit)]:
             self.store.delete(REPLICA_SETS, rs["metadata"]["namespace"], rs["metadata"]["name"])
         return len(drained) > limit
 
     # -- status ------------------------------------------------------------------------------
 
-    def _sync_status(self, deployment: Obj, new_rs: Obj | None, now: float,
-                     created: bool) -> bool:
+    def _sync_status(self, deployment: Obj, new_rs: Obj | None, now: float, created: bool) -> bool:
         all_rss = self._replica_sets(deployment)
-        new_rs = next((rs for rs in all_rss if new_rs and rs["metadata"]["uid"] ==
-                       new_rs["metadata"]["uid"]), None)
+        new_rs = next(
+            (rs for rs in all_rss if new_rs and rs["metadata"]["uid"] == new_rs["metadata"]["uid"]),
+            None,
+        )
         replicas = spec_replicas(deployment)
         _, max_unavailable = fenceposts(deployment)
         old = deployment.get("status") or {}
@@ -297,58 +329,108 @@ class DeploymentController:
         status.update((field, value) for field, value in counts.items() if value)
         previous = {c.get("type"): c for c in old.get("conditions") or ()}
         if available >= replicas - max_unavailable:
-            availability = _condition("Available", "True", "MinimumReplicasAvailable",
-                                      "Deployment has minimum availability.", now,
-                                      previous.get("Available"))
+            availability = _condition(
+                "Available",
+                "True",
+                "MinimumReplicasAvailable",
+                "Deployment has minimum availability.",
+                now,
+                previous.get("Available"),
+            )
         else:
-            availability = _condition("Available", "False", "MinimumReplicasUnavailable",
-                                      "Deployment does not have minimum availability.", now,
-                                      previous.get("Available"))
-        progressing = self._progressing(deployment, new_rs, counts, old, now, created,
-                                        previous.get("Progressing"))
+            availability = _condition(
+                "Available",
+                "False",
+                "MinimumReplicasUnavailable",
+                "Deployment does not have minimum availability.",
+                now,
+                previous.get("Available"),
+            )
+        progressing = self._progressing(
+            deployment, new_rs, counts, old, now, created, previous.get("Progressing")
+        )
         status["conditions"] = [c for c in (availability, progressing) if c]
         if status == old:
             return False
         meta = deployment["metadata"]
-        self.store.update(DEPLOYMENTS, meta["namespace"], meta["name"],
-                          {"metadata": {"name": meta["name"]}, "status": status},
-                          subresource="status")
+        self.store.update(
+            DEPLOYMENTS,
+            meta["namespace"],
+            meta["name"],
+            {"metadata": {"name": meta["name"]}, "status": status},
+            subresource="status",
+        )
         return True
 
-    def _progressing(self, deployment: Obj, new_rs: Obj | None, counts: dict[str, int],
-                     old: dict[str, Any], now: float, created: bool,
-                     previous: dict[str, Any] | None) -> dict[str, Any] | None:
+    def _progressing(
+        self,
+        deployment: Obj,
+        new_rs: Obj | None,
+        counts: dict[str, int],
+        old: dict[str, Any],
+        now: float,
+        created: bool,
+        previous: dict[str, Any] | None,
+    ) -> dict[str, Any] | None:
         """syncRolloutStatus: the Progressing condition `kubectl rollout status` reads."""
         replicas = spec_replicas(deployment)
         rs_name = new_rs["metadata"]["name"] if new_rs else deployment["metadata"]["name"]
         if created:
-            return _condition("Progressing", "True", "NewReplicaSetCreated",
-                              f'Created new replica set "{rs_name}"', now, previous)
-        if previous and previous.get("reason") == "NewReplicaSetAvailable" and (
-                counts["replicas"] == counts["updatedReplicas"]):
+            return _condition(
+                "Progressing",
+                "True",
+                "NewReplicaSetCreated",
+                f'Created new replica set "{rs_name}"',
+                now,
+                previous,
+            )
+        if (
+            previous
+            and previous.get("reason") == "NewReplicaSetAvailable"
+            and (counts["replicas"] == counts["updatedReplicas"])
+        ):
             return previous
-        if (counts["updatedReplicas"] == replicas and counts["replicas"] == replicas
-                and counts["availableReplicas"] == replicas):
-            return _condition("Progressing", "True", "NewReplicaSetAvailable",
-                              f'ReplicaSet "{rs_name}" has successfully progressed.', now,
-                              previous)
+        if (
+            counts["updatedReplicas"] == replicas
+            and counts["replicas"] == replicas
+            and counts["availableReplicas"] == replicas
+        ):
+            return _condition(
+                "Progressing",
+                "True",
+                "NewReplicaSetAvailable",
+                f'ReplicaSet "{rs_name}" has successfully progressed.',
+                now,
+                previous,
+            )
         old_count = {field: int(old.get(field) or 0) for field in counts}
-        moved = (counts["updatedReplicas"] > old_count["updatedReplicas"]
-                 or counts["replicas"] - counts["updatedReplicas"]
-                 < old_count["replicas"] - old_count["updatedReplicas"]
-                 or counts["readyReplicas"] > old_count["readyReplicas"]
-                 or counts["availableReplicas"] > old_count["availableReplicas"])
+        moved = (
+            counts["updatedReplicas"] > old_count["updatedReplicas"]
+            or counts["replicas"] - counts["updatedReplicas"]
+            < old_count["replicas"] - old_count["updatedReplicas"]
+            or counts["readyReplicas"] > old_count["readyReplicas"]
+            or counts["availableReplicas"] > old_count["availableReplicas"]
+        )
         if moved:
             stamp = rfc3339(now)
-            transition = previous["lastTransitionTime"] if previous and previous.get(
-                "status") == "True" else stamp
-            return {"type": "Progressing", "status": "True", "lastUpdateTime": stamp,
-                    "lastTransitionTime": transition, "reason": "ReplicaSetUpdated",
-                    "message": f'ReplicaSet "{rs_name}" is progressing.'}
+            transition = (
+                previous["lastTransitionTime"]
+                if previous and previous.get("status") == "True"
+                else stamp
+            )
+            return {
+                "type": "Progressing",
+                "status": "True",
+                "lastUpdateTime": stamp,
+                "lastTransitionTime": transition,
+                "reason": "ReplicaSetUpdated",
+                "message": f'ReplicaSet "{rs_name}" is progressing.',
+            }
         return self._deadline(deployment, rs_name, now, previous)
 
-    def _deadline(self, deployment: Obj, rs_name: str, now: float,
-                  previous: dict[str, Any] | None) -> dict[str, Any] | None:
+    def _deadline(
+        self, deployment: Obj, rs_name: str, now: float, previous: dict[str, Any] | None
+    ) -> dict[str, Any] | None:
         """A stalled rollout times out after progressDeadlineSeconds, as the real one does."""
         seconds = deployment["spec"].get("progressDeadlineSeconds")
         if previous is None or previous.get("status") != "True" or seconds is None:
@@ -356,8 +438,15 @@ class DeploymentController:
         deadline = parse_rfc3339(previous["lastUpdateTime"]) + int(seconds)
         if now < deadline:
             meta = deployment["metadata"]
-            self.engine.schedule(self.name, (meta["namespace"], meta["name"]), deadline,
-                                 background=True)
+            self.engine.schedule(
+                self.name, (meta["namespace"], meta["name"]), deadline, background=True
+            )
             return previous
-        return _condition("Progressing", "False", "ProgressDeadlineExceeded",
-                          f'ReplicaSet "{rs_name}" has timed out progressing.', now, previous)
+        return _condition(
+            "Progressing",
+            "False",
+            "ProgressDeadlineExceeded",
+            f'ReplicaSet "{rs_name}" has timed out progressing.',
+            now,
+            previous,
+        )

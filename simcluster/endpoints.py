@@ -44,9 +44,12 @@ def managed_service(obj: Obj) -> str | None:
 
 def resolve_ports(service: Obj, pod: Obj) -> PortSet:
     """The service's ports as this pod serves them; named target ports it lacks are skipped."""
-    container_ports = {(p.get("name"), p.get("protocol", "TCP")): p.get("containerPort")
-                       for c in (pod.get("spec") or {}).get("containers") or ()
-                       for p in c.get("ports") or () if p.get("name")}
+    container_ports = {
+        (p.get("name"), p.get("protocol", "TCP")): p.get("containerPort")
+        for c in (pod.get("spec") or {}).get("containers") or ()
+        for p in c.get("ports") or ()
+        if p.get("name")
+    }
     resolved = []
     for port in (service.get("spec") or {}).get("ports") or ():
         protocol = port.get("protocol", "TCP")
@@ -60,14 +63,15 @@ def resolve_ports(service: Obj, pod: Obj) -> PortSet:
 
 
 def _port_list(ports: PortSet) -> list[dict[str, Any]]:
-    return [{**({"name": name} if name else {}), "port": number, "protocol": protocol}
-            for name, number, protocol in ports]
+    return [
+        {**({"name": name} if name else {}), "port": number, "protocol": protocol}
+        for name, number, protocol in ports
+    ]
 
 
 def _target_ref(pod: Obj) -> dict[str, str]:
     meta = pod["metadata"]
-    return {"kind": "Pod", "namespace": meta["namespace"], "name": meta["name"],
-            "uid": meta["uid"]}
+    return {"kind": "Pod", "namespace": meta["namespace"], "name": meta["name"], "uid": meta["uid"]}
 
 
 def _address(pod: Obj) -> dict[str, Any]:
@@ -138,15 +142,17 @@ class EndpointsController:
         meta = service["metadata"]
         labels = {**(meta.get("labels") or {}), SKIP_MIRROR_LABEL: "true"}
         existing = self.store.find(ENDPOINTS, meta["namespace"], meta["name"])
-        wanted: dict[str, Any] = {"metadata": {"name": meta["name"], "namespace": meta["namespace"],
-                                               "labels": labels}}
+        wanted: dict[str, Any] = {
+            "metadata": {"name": meta["name"], "namespace": meta["namespace"], "labels": labels}
+        }
         if subsets:
             wanted["subsets"] = subsets
         if existing is None:
             self.store.create(ENDPOINTS, meta["namespace"], wanted)
             return True
         if existing.get("subsets") == wanted.get("subsets") and (
-                existing["metadata"].get("labels") == labels):
+            existing["metadata"].get("labels") == labels
+        ):
             return False
         updated = {k: v for k, v in existing.items() if k != "subsets"}
         updated["metadata"] = {**existing["metadata"], "labels": labels}
@@ -166,15 +172,25 @@ class EndpointsController:
         for pod in sorted(groups.get(ports, ()), key=lambda p: p["metadata"]["name"]):
             terminating = bool(pod["metadata"].get("deletionTimestamp"))
             serving = self._serving(service, pod)
-            endpoints.append({
-                "addresses": [pod["status"]["podIP"]],
-                "conditions": {"ready": serving and not terminating, "serving": serving,
-                               "terminating": terminating},
-                "targetRef": _target_ref(pod),
-                **({"nodeName": pod["spec"]["nodeName"]} if pod["spec"].get("nodeName") else {}),
-            })
-        labels = {**(meta.get("labels") or {}), SERVICE_NAME_LABEL: meta["name"],
-                  MANAGED_BY_LABEL: MANAGED_BY}
+            endpoints.append(
+                {
+                    "addresses": [pod["status"]["podIP"]],
+                    "conditions": {
+                        "ready": serving and not terminating,
+                        "serving": serving,
+                        "terminating": terminating,
+                    },
+                    "targetRef": _target_ref(pod),
+                    **(
+                        {"nodeName": pod["spec"]["nodeName"]} if pod["spec"].get("nodeName") else {}
+                    ),
+                }
+            )
+        labels = {
+            **(meta.get("labels") or {}),
+            SERVICE_NAME_LABEL: meta["name"],
+            MANAGED_BY_LABEL: MANAGED_BY,
+        }
         body: dict[str, Any] = {"addressType": "IPv4", "endpoints": endpoints}
         if endpoints and ports:
             body["ports"] = _port_list(ports)
@@ -185,20 +201,29 @@ class EndpointsController:
             wrote = True
         existing = self.store.find(ENDPOINT_SLICES, namespace, names[0]) if names else None
         if existing is None:
-            self.store.create(ENDPOINT_SLICES, namespace, {
-                "metadata": {"name": f"{meta['name']}-{self.engine.random_suffix()}",
-                             "generateName": f"{meta['name']}-", "namespace": namespace,
-                             "labels": labels,
-                             "ownerReferences": [self.engine.controller_ref(service)]},
-                **body})
+            self.store.create(
+                ENDPOINT_SLICES,
+                namespace,
+                {
+                    "metadata": {
+                        "name": f"{meta['name']}-{self.engine.random_suffix()}",
+                        "generateName": f"{meta['name']}-",
+                        "namespace": namespace,
+                        "labels": labels,
+                        "ownerReferences": [self.engine.controller_ref(service)],
+                    },
+                    **body,
+                },
+            )
             return True
         current = {k: existing[k] for k in ("addressType", "endpoints", "ports") if k in existing}
         if current == body and existing["metadata"].get("labels") == labels:
             return wrote
         updated = {k: v for k, v in existing.items() if k not in ("endpoints", "ports")}
         updated["metadata"] = {**existing["metadata"], "labels": labels}
-        self.store.update(ENDPOINT_SLICES, namespace, existing["metadata"]["name"],
-                          {**updated, **body})
+        self.store.update(
+            ENDPOINT_SLICES, namespace, existing["metadata"]["name"], {**updated, **body}
+        )
         return True
 
     def _clear(self, namespace: str, name: str, service_gone: bool) -> bool:
@@ -206,8 +231,10 @@ class EndpointsController:
         wrote = False
         endpoints = self.store.find(ENDPOINTS, namespace, name)
         # Endpoints of a selector-less service are the user's; only a deleted service takes them.
-        if endpoints is not None and (service_gone or (
-                (endpoints["metadata"].get("labels") or {}).get(SKIP_MIRROR_LABEL) == "true")):
+        if endpoints is not None and (
+            service_gone
+            or ((endpoints["metadata"].get("labels") or {}).get(SKIP_MIRROR_LABEL) == "true")
+        ):
             self.store.delete(ENDPOINTS, namespace, name)
             wrote = True
         for slice_name in sorted(self.engine.index.slices_by_service.get((namespace, name), ())):

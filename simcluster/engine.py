@@ -158,8 +158,11 @@ class ClusterIndex:
 
     def services_selecting(self, namespace: str, *label_sets: dict | None) -> list[str]:
         selectors = self.service_selectors.get(namespace) or {}
-        return [name for name, selector in selectors.items()
-                if any(map_selector_matches(selector, labels) for labels in label_sets)]
+        return [
+            name
+            for name, selector in selectors.items()
+            if any(map_selector_matches(selector, labels) for labels in label_sets)
+        ]
 
 
 def owner_uids(obj: Obj) -> tuple[str, ...]:
@@ -178,8 +181,12 @@ def controller_uid(obj: Obj) -> str | None:
 class WorkloadEngine:
     """Deployments, ReplicaSets, kubelets, endpoints, garbage and namespace collection."""
 
-    def __init__(self, store: Store, config: EngineConfig | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        store: Store,
+        config: EngineConfig | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.store = store
         self.config = config or EngineConfig()
         self.clock = clock
@@ -198,8 +205,12 @@ class WorkloadEngine:
         # Order within a round: each controller reads what the ones before it wrote
         # (RS status from pods, deployment status from RS status) in the same round.
         self._controllers: list[Controller] = [
-            self.namespaces, self.garbage, self.kubelet, self.replica_sets,
-            self.deployments, self.endpoints,
+            self.namespaces,
+            self.garbage,
+            self.kubelet,
+            self.replica_sets,
+            self.deployments,
+            self.endpoints,
         ]
         self._dirty: dict[str, set[Key]] = {c.name: set() for c in self._controllers}
         with store.lock:
@@ -213,8 +224,15 @@ class WorkloadEngine:
         for rtype in self.store.registry.types():
             for obj in self.store.list(rtype)[1]:
                 meta = obj["metadata"]
-                self._on_event(WatchEvent(int(meta.get("resourceVersion") or 0), "ADDED", rtype,
-                                          meta.get("namespace", ""), obj))
+                self._on_event(
+                    WatchEvent(
+                        int(meta.get("resourceVersion") or 0),
+                        "ADDED",
+                        rtype,
+                        meta.get("namespace", ""),
+                        obj,
+                    )
+                )
 
     def _on_event(self, event: WatchEvent) -> None:
         # A listener that raises would break the store write that called it, and tests
@@ -222,9 +240,12 @@ class WorkloadEngine:
         try:
             self._record(event)
         except Exception:
-            log.exception("workload engine could not index %s %s/%s; ignoring it",
-                          event.rtype.kind, event.namespace,
-                          (event.obj.get("metadata") or {}).get("name"))
+            log.exception(
+                "workload engine could not index %s %s/%s; ignoring it",
+                event.rtype.kind,
+                event.namespace,
+                (event.obj.get("metadata") or {}).get("name"),
+            )
 
     def _record(self, event: WatchEvent) -> None:
         self.index.apply(event)
@@ -238,7 +259,8 @@ class WorkloadEngine:
             if ns in self.index.terminating_namespaces:
                 self.mark(self.namespaces.name, ("", ns))
         elif meta.get("ownerReferences") and not any(
-                uid in self.index.by_uid for uid in owner_uids(obj)):
+            uid in self.index.by_uid for uid in owner_uids(obj)
+        ):
             self.garbage.queue((rtype, ns, name))
         owner = controller_uid(obj)
         owner_ref = self.index.by_uid.get(owner) if owner else None
@@ -322,12 +344,19 @@ class WorkloadEngine:
             try:
                 wrote |= controller.reconcile(key, now)
             except ApiError as exc:
-                log.info("%s: reconciling %s/%s failed (%s %s); retrying in %.1f s",
-                         controller.name, key[0], key[1], exc.code, exc.message, RETRY_S)
+                log.info(
+                    "%s: reconciling %s/%s failed (%s %s); retrying in %.1f s",
+                    controller.name,
+                    key[0],
+                    key[1],
+                    exc.code,
+                    exc.message,
+                    RETRY_S,
+                )
                 self.schedule(controller.name, key, now + RETRY_S)
             except Exception:
                 # The failing key is dropped (no hot loop on a poison object); the rest stay queued.
-                self._dirty[controller.name].update(keys[position + 1:])
+                self._dirty[controller.name].update(keys[position + 1 :])
                 raise
         return wrote
 
@@ -393,9 +422,14 @@ class WorkloadEngine:
         return found
 
     def controller_ref(self, owner: Obj) -> dict[str, Any]:
-        return {"apiVersion": owner["apiVersion"], "kind": owner["kind"],
-                "name": owner["metadata"]["name"], "uid": owner["metadata"]["uid"],
-                "controller": True, "blockOwnerDeletion": True}
+        return {
+            "apiVersion": owner["apiVersion"],
+            "kind": owner["kind"],
+            "name": owner["metadata"]["name"],
+            "uid": owner["metadata"]["uid"],
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
 
 
 # Kubernetes' rand.String alphabet: no vowels or lookalikes, so names spell nothing.

@@ -22,8 +22,11 @@ if TYPE_CHECKING:
 
 PODS = type_named("pods")
 
-NODES: dict[str, str] = {"sim-node-1": "172.18.0.2", "sim-node-2": "172.18.0.3",
-                         "sim-node-3": "172.18.0.4"}
+NODES: dict[str, str] = {
+    "sim-node-1": "172.18.0.2",
+    "sim-node-2": "172.18.0.3",
+    "sim-node-3": "172.18.0.4",
+}
 POD_NETWORK = ipaddress.IPv4Network("10.244.0.0/16")
 
 CRASH_LOOP = "simcluster.io/crash-loop"
@@ -49,8 +52,10 @@ class _Plan:
 
 def is_ready(pod: Obj) -> bool:
     """Whether the pod's Ready condition is True."""
-    return any(c.get("type") == "Ready" and c.get("status") == "True"
-               for c in (pod.get("status") or {}).get("conditions") or ())
+    return any(
+        c.get("type") == "Ready" and c.get("status") == "True"
+        for c in (pod.get("status") or {}).get("conditions") or ()
+    )
 
 
 def image_id(image: str) -> str:
@@ -107,8 +112,10 @@ class Kubelet:
     # -- plans -----------------------------------------------------------------------
 
     def _new_plan(self, pod: Obj, now: float) -> _Plan:
-        plan = _Plan(pod["metadata"]["uid"], now + self._delay(pod, START_DELAY_MS,
-                                                               self.config.start_delay_s))
+        plan = _Plan(
+            pod["metadata"]["uid"],
+            now + self._delay(pod, START_DELAY_MS, self.config.start_delay_s),
+        )
         ip = (pod.get("status") or {}).get("podIP")
         if ip:
             self._ips_in_use.add(ip)
@@ -156,9 +163,13 @@ class Kubelet:
 
     def _write_status(self, pod: Obj, status: dict[str, Any]) -> Obj:
         meta = pod["metadata"]
-        return self.store.update(PODS, meta["namespace"], meta["name"],
-                                 {"metadata": {"name": meta["name"]}, "status": status},
-                                 subresource="status")
+        return self.store.update(
+            PODS,
+            meta["namespace"],
+            meta["name"],
+            {"metadata": {"name": meta["name"]}, "status": status},
+            subresource="status",
+        )
 
     def _bind(self, pod: Obj) -> Obj:
         """The scheduler's part: pick a node (binding, then the PodScheduled condition)."""
@@ -206,8 +217,9 @@ class Kubelet:
             pod, wrote = self._write_status(pod, self._unready_status(pod, now)), True
         if plan.stop_at is None:
             remaining = parse_rfc3339(pod["metadata"]["deletionTimestamp"]) - now
-            plan.stop_at = now + min(self.engine.jitter(self.config.stop_delay_s),
-                                     max(0.0, remaining))
+            plan.stop_at = now + min(
+                self.engine.jitter(self.config.stop_delay_s), max(0.0, remaining)
+            )
         if now < plan.stop_at:
             self.engine.schedule(self.name, key, plan.stop_at)
             return wrote
@@ -227,8 +239,10 @@ class Kubelet:
             "hostIP": host_ip,
             "hostIPs": [{"ip": host_ip}],
             "startTime": rfc3339(now),
-            "containerStatuses": [_container(pod, c, waiting, ready=False, started=False)
-                                  for c in pod["spec"]["containers"]],
+            "containerStatuses": [
+                _container(pod, c, waiting, ready=False, started=False)
+                for c in pod["spec"]["containers"]
+            ],
         }
 
     def _running_status(self, pod: Obj, ip: str, now: float) -> dict[str, Any]:
@@ -238,8 +252,10 @@ class Kubelet:
             "phase": "Running",
             "podIP": ip,
             "podIPs": [{"ip": ip}],
-            "containerStatuses": [_container(pod, c, running, ready=False, started=True)
-                                  for c in pod["spec"]["containers"]],
+            "containerStatuses": [
+                _container(pod, c, running, ready=False, started=True)
+                for c in pod["spec"]["containers"]
+            ],
         }
 
     def _ready_status(self, pod: Obj, now: float) -> dict[str, Any]:
@@ -263,34 +279,56 @@ class Kubelet:
             state = previous.get("state") or {}
             started = (state.get("running") or {}).get("startedAt") or rfc3339(now)
             restarts = int(previous.get("restartCount") or 0) + 1
-            statuses.append({
-                **previous,
-                "ready": False,
-                "started": False,
-                "restartCount": restarts,
-                "state": {"waiting": {
-                    "reason": "CrashLoopBackOff",
-                    "message": f"back-off {min(10 * 2 ** (restarts - 1), 300)}s restarting failed "
-                               f"container={previous['name']} pod={meta['name']}_"
-                               f"{meta['namespace']}({meta['uid']})"}},
-                "lastState": {"terminated": {
-                    "exitCode": 1, "reason": "Error", "startedAt": started,
-                    "finishedAt": rfc3339(now), "containerID": _container_id(pod, previous["name"],
-                                                                             restarts - 1)}},
-            })
-        return {**pod["status"], "conditions": _conditions(pod, now, False, "ContainersNotReady"),
-                "containerStatuses": statuses}
+            statuses.append(
+                {
+                    **previous,
+                    "ready": False,
+                    "started": False,
+                    "restartCount": restarts,
+                    "state": {
+                        "waiting": {
+                            "reason": "CrashLoopBackOff",
+                            "message": f"back-off {min(10 * 2 ** (restarts - 1), 300)}s "
+                            "restarting failed "
+                            f"container={previous['name']} pod={meta['name']}_"
+                            f"{meta['namespace']}({meta['uid']})",
+                        }
+                    },
+                    "lastState": {
+                        "terminated": {
+                            "exitCode": 1,
+                            "reason": "Error",
+                            "startedAt": started,
+                            "finishedAt": rfc3339(now),
+                            "containerID": _container_id(pod, previous["name"], restarts - 1),
+                        }
+                    },
+                }
+            )
+        return {
+            **pod["status"],
+            "conditions": _conditions(pod, now, False, "ContainersNotReady"),
+            "containerStatuses": statuses,
+        }
 
     def _failed_status(self, pod: Obj, now: float) -> dict[str, Any]:
         stamp = rfc3339(now)
-        terminated = {"terminated": {"exitCode": 1, "reason": "Error", "startedAt": stamp,
-                                     "finishedAt": stamp}}
+        terminated = {
+            "terminated": {
+                "exitCode": 1,
+                "reason": "Error",
+                "startedAt": stamp,
+                "finishedAt": stamp,
+            }
+        }
         return {
             **pod["status"],
             "phase": "Failed",
             "conditions": _conditions(pod, now, False, "PodFailed"),
-            "containerStatuses": [_container(pod, c, terminated, ready=False, started=False)
-                                  for c in pod["spec"]["containers"]],
+            "containerStatuses": [
+                _container(pod, c, terminated, ready=False, started=False)
+                for c in pod["spec"]["containers"]
+            ],
         }
 
 
@@ -303,8 +341,9 @@ def _container_id(pod: Obj, name: str, restarts: int) -> str:
     return f"containerd://{hashlib.sha256(seed).hexdigest()}"
 
 
-def _container(pod: Obj, container: dict[str, Any], state: dict[str, Any], *, ready: bool,
-               started: bool) -> dict[str, Any]:
+def _container(
+    pod: Obj, container: dict[str, Any], state: dict[str, Any], *, ready: bool, started: bool
+) -> dict[str, Any]:
     created = "waiting" not in state
     status: dict[str, Any] = {
         "name": container["name"],
@@ -321,14 +360,19 @@ def _container(pod: Obj, container: dict[str, Any], state: dict[str, Any], *, re
     return status
 
 
-def _conditions(pod: Obj, now: float, ready: bool,
-                reason: str | None = None) -> list[dict[str, Any]]:
+def _conditions(
+    pod: Obj, now: float, ready: bool, reason: str | None = None
+) -> list[dict[str, Any]]:
     """The kubelet's four pod conditions, keeping transition times that did not change."""
     previous = {c.get("type"): c for c in (pod.get("status") or {}).get("conditions") or ()}
     unready = [c["name"] for c in pod["spec"]["containers"]]
     conditions = []
-    for kind, ok in (("Initialized", True), ("Ready", ready), ("ContainersReady", ready),
-                     ("PodScheduled", True)):
+    for kind, ok in (
+        ("Initialized", True),
+        ("Ready", ready),
+        ("ContainersReady", ready),
+        ("PodScheduled", True),
+    ):
         value = "True" if ok else "False"
         old = previous.get(kind)
         condition: dict[str, Any] = {

@@ -48,20 +48,28 @@ def required(field: str, detail: str = "") -> Cause:
 
 
 def invalid_value(field: str, value: Any, detail: str) -> Cause:
-    return {"reason": "FieldValueInvalid",
-            "message": f"Invalid value: {go_value(value)}: {detail}", "field": field}
+    return {
+        "reason": "FieldValueInvalid",
+        "message": f"Invalid value: {go_value(value)}: {detail}",
+        "field": field,
+    }
 
 
 def not_supported(field: str, value: Any, supported: tuple[str, ...]) -> Cause:
     choices = ", ".join(f'"{s}"' for s in supported)
-    return {"reason": "FieldValueNotSupported",
-            "message": f"Unsupported value: {go_value(value)}: supported values: {choices}",
-            "field": field}
+    return {
+        "reason": "FieldValueNotSupported",
+        "message": f"Unsupported value: {go_value(value)}: supported values: {choices}",
+        "field": field,
+    }
 
 
 def duplicate(field: str, value: Any) -> Cause:
-    return {"reason": "FieldValueDuplicate", "message": f"Duplicate value: {go_value(value)}",
-            "field": field}
+    return {
+        "reason": "FieldValueDuplicate",
+        "message": f"Duplicate value: {go_value(value)}",
+        "field": field,
+    }
 
 
 def go_value(value: Any) -> str:
@@ -94,24 +102,38 @@ def _check(value: str, fmt: str, max_len: int, message: str, *examples: str) -> 
 
 
 def dns1123_subdomain(value: str) -> list[str]:
-    return _check(value, DNS1123_SUBDOMAIN_FMT, 253,
-                  "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric "
-                  "characters, '-' or '.', and must start and end with an alphanumeric character",
-                  "example.com")
+    return _check(
+        value,
+        DNS1123_SUBDOMAIN_FMT,
+        253,
+        "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric "
+        "characters, '-' or '.', and must start and end with an alphanumeric character",
+        "example.com",
+    )
 
 
 def dns1123_label(value: str) -> list[str]:
-    return _check(value, DNS1123_LABEL_FMT, 63,
-                  "a lowercase RFC 1123 label must consist of lower case alphanumeric characters "
-                  "or '-', and must start and end with an alphanumeric character",
-                  "my-name", "123-abc")
+    return _check(
+        value,
+        DNS1123_LABEL_FMT,
+        63,
+        "a lowercase RFC 1123 label must consist of lower case alphanumeric characters "
+        "or '-', and must start and end with an alphanumeric character",
+        "my-name",
+        "123-abc",
+    )
 
 
 def dns1035_label(value: str) -> list[str]:
-    return _check(value, DNS1035_LABEL_FMT, 63,
-                  "a DNS-1035 label must consist of lower case alphanumeric characters or '-', "
-                  "start with an alphabetic character, and end with an alphanumeric character",
-                  "my-name", "abc-123")
+    return _check(
+        value,
+        DNS1035_LABEL_FMT,
+        63,
+        "a DNS-1035 label must consist of lower case alphanumeric characters or '-', "
+        "start with an alphabetic character, and end with an alphanumeric character",
+        "my-name",
+        "abc-123",
+    )
 
 
 def qualified_name(value: str) -> list[str]:
@@ -120,10 +142,18 @@ def qualified_name(value: str) -> list[str]:
     name = parts[-1]
     problems: list[str] = []
     if len(parts) > 2:
-        return ["a qualified name " + _regex_error(
-            "must consist of alphanumeric characters, '-', '_' or '.', and must start and end "
-            "with an alphanumeric character", QUALIFIED_NAME_FMT, "MyName", "my.name", "123-abc")
-            + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"]
+        return [
+            "a qualified name "
+            + _regex_error(
+                "must consist of alphanumeric characters, '-', '_' or '.', and must start and end "
+                "with an alphanumeric character",
+                QUALIFIED_NAME_FMT,
+                "MyName",
+                "my.name",
+                "123-abc",
+            )
+            + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
+        ]
     if len(parts) == 2:
         if not parts[0]:
             problems.append("prefix part must be non-empty")
@@ -131,18 +161,33 @@ def qualified_name(value: str) -> list[str]:
             problems.extend("prefix part " + p for p in dns1123_subdomain(parts[0]))
     if not name:
         return [*problems, "name part must be non-empty"]
-    problems.extend("name part " + p for p in _check(
-        name, QUALIFIED_NAME_FMT, 63,
-        "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with "
-        "an alphanumeric character", "MyName", "my.name", "123-abc"))
+    problems.extend(
+        "name part " + p
+        for p in _check(
+            name,
+            QUALIFIED_NAME_FMT,
+            63,
+            "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with "
+            "an alphanumeric character",
+            "MyName",
+            "my.name",
+            "123-abc",
+        )
+    )
     return problems
 
 
 def label_value(value: str) -> list[str]:
-    return _check(value, LABEL_VALUE_FMT, 63,
-                  "a valid label must be an empty string or consist of alphanumeric characters, "
-                  "'-', '_' or '.', and must start and end with an alphanumeric character",
-                  "MyValue", "my_value", "12345")
+    return _check(
+        value,
+        LABEL_VALUE_FMT,
+        63,
+        "a valid label must be an empty string or consist of alphanumeric characters, "
+        "'-', '_' or '.', and must start and end with an alphanumeric character",
+        "MyValue",
+        "my_value",
+        "12345",
+    )
 
 
 def _labels(labels: Any, path: str) -> list[Cause]:
@@ -191,8 +236,9 @@ def _metadata(rtype: ResourceType, obj: Obj) -> list[Cause]:
     if not name:
         causes.append(required("metadata.name", "name or generateName is required"))
     else:
-        causes.extend(invalid_value("metadata.name", name, p)
-                      for p in _name_rule(rtype.kind)(str(name)))
+        causes.extend(
+            invalid_value("metadata.name", name, p) for p in _name_rule(rtype.kind)(str(name))
+        )
     causes.extend(_labels(meta.get("labels"), "metadata.labels"))
     return causes
 
@@ -240,8 +286,11 @@ def _workload(rtype: ResourceType, obj: Obj) -> list[Cause]:
     if not isinstance(selector, dict):
         causes.append(required("spec.selector"))
     elif not selector.get("matchLabels") and not selector.get("matchExpressions"):
-        causes.append(invalid_value("spec.selector", selector,
-                                    f"empty selector is invalid for {rtype.singular_name}"))
+        causes.append(
+            invalid_value(
+                "spec.selector", selector, f"empty selector is invalid for {rtype.singular_name}"
+            )
+        )
     else:
         try:
             parsed = selectors.selector_from_object(selector)
@@ -249,10 +298,16 @@ def _workload(rtype: ResourceType, obj: Obj) -> list[Cause]:
             causes.append(invalid_value("spec.selector", selector, str(exc)))
         else:
             if not parsed.matches(template_labels):
-                causes.append(invalid_value("spec.template.metadata.labels", template_labels,
-                                            "`selector` does not match template `labels`"))
-    causes.extend(_labels(_map(template.get("metadata")).get("labels"),
-                          "spec.template.metadata.labels"))
+                causes.append(
+                    invalid_value(
+                        "spec.template.metadata.labels",
+                        template_labels,
+                        "`selector` does not match template `labels`",
+                    )
+                )
+    causes.extend(
+        _labels(_map(template.get("metadata")).get("labels"), "spec.template.metadata.labels")
+    )
     causes.extend(_pod_spec(template.get("spec"), "spec.template.spec"))
     return causes
 
@@ -278,9 +333,13 @@ def _service(rtype: ResourceType, obj: Obj) -> list[Cause]:
         try:
             ipaddress.ip_address(str(cluster_ip))
         except ValueError:
-            causes.append(invalid_value("spec.clusterIP", cluster_ip,
-                                        "must be a valid IP address, (e.g. 10.9.8.7 or "
-                                        "2001:db8::ffff)"))
+            causes.append(
+                invalid_value(
+                    "spec.clusterIP",
+                    cluster_ip,
+                    "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)",
+                )
+            )
     ports = _list(spec.get("ports"))
     for i, port in enumerate(ports):
         port = _map(port)
@@ -327,8 +386,11 @@ def _ingress(rtype: ResourceType, obj: Obj) -> list[Cause]:
     for i, rule in enumerate(_list(spec.get("rules"))):
         paths = _list(_map(_map(rule).get("http")).get("paths"))
         for j, path in enumerate(paths):
-            causes.extend(_ingress_backend(_map(_map(path).get("backend")),
-                                           f"spec.rules[{i}].http.paths[{j}].backend"))
+            causes.extend(
+                _ingress_backend(
+                    _map(_map(path).get("backend")), f"spec.rules[{i}].http.paths[{j}].backend"
+                )
+            )
     return causes
 
 
@@ -445,8 +507,11 @@ class ServiceAllocations:
             if candidate not in self.ips:
                 self.ips.add(candidate)
                 return candidate
-        raise errors.ApiError(500, "InternalError", "Internal error occurred: failed to "
-                                                    "allocate a serviceIP: range is full")
+        raise errors.ApiError(
+            500,
+            "InternalError",
+            "Internal error occurred: failed to allocate a serviceIP: range is full",
+        )
 
     def node_port(self) -> int:
         for _ in NODE_PORTS:
@@ -455,8 +520,11 @@ class ServiceAllocations:
             if port not in self.ports:
                 self.ports.add(port)
                 return port
-        raise errors.ApiError(500, "InternalError", "Internal error occurred: failed to "
-                                                    "allocate a nodePort: range is full")
+        raise errors.ApiError(
+            500,
+            "InternalError",
+            "Internal error occurred: failed to allocate a nodePort: range is full",
+        )
 
 
 def allocations(store: Any) -> ServiceAllocations:
@@ -494,15 +562,19 @@ def _default_service(rtype: ResourceType, obj: Obj, store: Any) -> None:
     spec.setdefault("externalTrafficPolicy", "Cluster")
     if kind == "LoadBalancer":
         spec.setdefault("allocateLoadBalancerNodePorts", True)
-    old_ports = {(p.get("port"), p.get("protocol")): p.get("nodePort")
-                 for p in _list(old_spec.get("ports")) if isinstance(p, dict)}
+    old_ports = {
+        (p.get("port"), p.get("protocol")): p.get("nodePort")
+        for p in _list(old_spec.get("ports"))
+        if isinstance(p, dict)
+    }
     ports = [p for p in _list(spec.get("ports")) if isinstance(p, dict)]
     # Ports the client chose are reserved first, so allocation cannot hand them out again.
     state.ports.update(p["nodePort"] for p in ports if p.get("nodePort"))
     for port in ports:
         if not port.get("nodePort"):
             port["nodePort"] = old_ports.get((port.get("port"), port.get("protocol"))) or (
-                state.node_port())
+                state.node_port()
+            )
 
 
 def _default_deployment(rtype: ResourceType, obj: Obj, store: Any) -> None:
@@ -558,8 +630,9 @@ def apply_defaults(rtype: ResourceType, obj: Obj, store: Any) -> None:
 
 def qos_class(spec: Any) -> str:
     """The pod's QoS class from its containers' requests and limits (GetPodQOS)."""
-    containers = [_map(c) for key in ("initContainers", "containers")
-                  for c in _list(_map(spec).get(key))]
+    containers = [
+        _map(c) for key in ("initContainers", "containers") for c in _list(_map(spec).get(key))
+    ]
     resources = [_map(c.get("resources")) for c in containers]
     if not any(r.get("requests") or r.get("limits") for r in resources):
         return "BestEffort"

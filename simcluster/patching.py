@@ -35,14 +35,14 @@ def json_equal(left: Any, right: Any) -> bool:
     if isinstance(left, int | float) and isinstance(right, int | float):
         return left == right
     if isinstance(left, dict) and isinstance(right, dict):
-        return left.keys() == right.keys() and all(json_equal(v, right[k])
-                                                   for k, v in left.items())
+        return left.keys() == right.keys() and all(json_equal(v, right[k]) for k, v in left.items())
     if isinstance(left, list) and isinstance(right, list):
         return len(left) == len(right) and all(map(json_equal, left, right))
     return type(left) is type(right) and left == right
 
 
 # --- RFC 7386 JSON merge patch ---------------------------------------------------------
+
 
 def merge_patch(target: Any, patch: Any) -> Any:
     """Apply an RFC 7386 merge patch: objects merge, null deletes, anything else replaces."""
@@ -86,8 +86,7 @@ def json_patch(target: Any, operations: Sequence[Any]) -> Any:
 
 def _check_operation(operation: Any) -> None:
     if not isinstance(operation, dict):
-        raise PatchError(f"json patch operation must be an object, got {operation!r}",
-                         BAD_REQUEST)
+        raise PatchError(f"json patch operation must be an object, got {operation!r}", BAD_REQUEST)
     op = operation.get("op")
     if op not in _OPERATION_FIELDS:
         raise PatchError(f"Unexpected kind: {op}", BAD_REQUEST)
@@ -271,8 +270,9 @@ class _StrategicMerge:
             return self.merge_list([], value, path)
         return value
 
-    def merge_map(self, original: dict[str, Any], patch: dict[str, Any],
-                  path: tuple[str, ...]) -> dict[str, Any]:
+    def merge_map(
+        self, original: dict[str, Any], patch: dict[str, Any], path: tuple[str, ...]
+    ) -> dict[str, Any]:
         directive = patch.pop(PATCH_DIRECTIVE, None)
         if directive == "replace":
             return self.merge_map({}, patch, path)
@@ -285,8 +285,9 @@ class _StrategicMerge:
         self.set_element_orders(original, patch, path)
         for key, value in patch.items():
             if key.startswith(DELETE_FROM_PRIMITIVE_LIST):
-                self.delete_from_list(original, key.removeprefix(DELETE_FROM_PRIMITIVE_LIST),
-                                      value, path)
+                self.delete_from_list(
+                    original, key.removeprefix(DELETE_FROM_PRIMITIVE_LIST), value, path
+                )
                 continue
             if value is None:
                 original.pop(key, None)
@@ -301,8 +302,9 @@ class _StrategicMerge:
                 original[key] = self.fresh(value, child)
         return original
 
-    def retain_keys(self, original: dict[str, Any], patch: dict[str, Any],
-                    path: tuple[str, ...]) -> None:
+    def retain_keys(
+        self, original: dict[str, Any], patch: dict[str, Any], path: tuple[str, ...]
+    ) -> None:
         if RETAIN_KEYS not in patch:
             return
         keep = patch.pop(RETAIN_KEYS)
@@ -314,17 +316,20 @@ class _StrategicMerge:
         for key in [key for key in original if key not in keep]:
             del original[key]
 
-    def delete_from_list(self, original: dict[str, Any], field: str, values: Any,
-                         path: tuple[str, ...]) -> None:
+    def delete_from_list(
+        self, original: dict[str, Any], field: str, values: Any, path: tuple[str, ...]
+    ) -> None:
         if not isinstance(values, list):
             raise self.fail(path, f"{DELETE_FROM_PRIMITIVE_LIST}{field} must be a list")
         current = original.get(field)
         if isinstance(current, list):
-            original[field] = [item for item in current
-                               if not any(json_equal(item, gone) for gone in values)]
+            original[field] = [
+                item for item in current if not any(json_equal(item, gone) for gone in values)
+            ]
 
-    def set_element_orders(self, original: dict[str, Any], patch: dict[str, Any],
-                           path: tuple[str, ...]) -> None:
+    def set_element_orders(
+        self, original: dict[str, Any], patch: dict[str, Any], path: tuple[str, ...]
+    ) -> None:
         for directive in [key for key in patch if key.startswith(SET_ELEMENT_ORDER)]:
             order = patch.pop(directive)
             field = directive.removeprefix(SET_ELEMENT_ORDER)
@@ -347,8 +352,9 @@ class _StrategicMerge:
             listed, unlisted = _partition(merged, order, merge_key)
             original[field] = _arrange(listed, unlisted, order, current, merge_key)
 
-    def check_order(self, patch_list: list[Any], order: list[Any], merge_key: str,
-                    path: tuple[str, ...]) -> None:
+    def check_order(
+        self, patch_list: list[Any], order: list[Any], merge_key: str, path: tuple[str, ...]
+    ) -> None:
         """Every patch element must appear in the order list, in the same relative order."""
         position = 0
         for item in patch_list:
@@ -357,16 +363,19 @@ class _StrategicMerge:
             while position < len(order) and not _same_element(item, order[position], merge_key):
                 position += 1
             if position == len(order):
-                raise self.fail(path, f"the order in the patch list doesn't match "
-                                      f"{SET_ELEMENT_ORDER}{path[-1]}")
+                raise self.fail(
+                    path, f"the order in the patch list doesn't match {SET_ELEMENT_ORDER}{path[-1]}"
+                )
             position += 1
 
-    def merge_list(self, original: list[Any], patch: list[Any],
-                   path: tuple[str, ...]) -> list[Any]:
+    def merge_list(self, original: list[Any], patch: list[Any], path: tuple[str, ...]) -> list[Any]:
         merge_key = MERGE_KEYS.get(path)
         if merge_key is None:
-            return [self.fresh(item, path) for item in patch
-                    if not (isinstance(item, dict) and PATCH_DIRECTIVE in item)]
+            return [
+                self.fresh(item, path)
+                for item in patch
+                if not (isinstance(item, dict) and PATCH_DIRECTIVE in item)
+            ]
         if merge_key == PRIMITIVE_SET:
             merged: list[Any] = []
             for item in original + patch:
@@ -385,18 +394,24 @@ class _StrategicMerge:
                 return [self.fresh(item, path) for item in patch if PATCH_DIRECTIVE not in item]
             elif directive == "delete":
                 if merge_key not in item:
-                    raise self.fail(path, f"{item} does not contain declared merge key: "
-                                          f"{merge_key}")
-                original = [kept for kept in original
-                            if not _same_element(kept, item, merge_key)]
+                    raise self.fail(
+                        path, f"{item} does not contain declared merge key: {merge_key}"
+                    )
+                original = [kept for kept in original if not _same_element(kept, item, merge_key)]
             else:
                 raise self.fail(path, f"unknown patch type: {directive}")
         server_order = list(original)
         for item in upserts:
             if merge_key not in item:
                 raise self.fail(path, f"{item} does not contain declared merge key: {merge_key}")
-            at = next((i for i, existing in enumerate(original)
-                       if _same_element(existing, item, merge_key)), None)
+            at = next(
+                (
+                    i
+                    for i, existing in enumerate(original)
+                    if _same_element(existing, item, merge_key)
+                ),
+                None,
+            )
             if at is None:
                 original.append(self.fresh(item, path))
             else:
@@ -408,13 +423,19 @@ class _StrategicMerge:
 def _same_element(left: Any, right: Any, merge_key: str) -> bool:
     if merge_key == PRIMITIVE_SET:
         return json_equal(left, right)
-    return (isinstance(left, dict) and isinstance(right, dict) and merge_key in left
-            and merge_key in right and json_equal(left[merge_key], right[merge_key]))
+    return (
+        isinstance(left, dict)
+        and isinstance(right, dict)
+        and merge_key in left
+        and merge_key in right
+        and json_equal(left[merge_key], right[merge_key])
+    )
 
 
 def _position(order: list[Any], item: Any, merge_key: str) -> int:
-    return next((i for i, candidate in enumerate(order)
-                 if _same_element(item, candidate, merge_key)), -1)
+    return next(
+        (i for i, candidate in enumerate(order) if _same_element(item, candidate, merge_key)), -1
+    )
 
 
 def _partition(items: list[Any], by: list[Any], merge_key: str) -> tuple[list[Any], list[Any]]:
@@ -426,14 +447,21 @@ def _partition(items: list[Any], by: list[Any], merge_key: str) -> tuple[list[An
 
 def _sorted_by(items: list[Any], order: list[Any], merge_key: str) -> list[Any]:
     """Stable sort by position in `order`; elements it lacks go last."""
+
     def rank(item: Any) -> int:
         found = _position(order, item, merge_key)
         return found if found >= 0 else len(order)
+
     return sorted(items, key=rank)
 
 
-def _arrange(listed: list[Any], unlisted: list[Any], patch_order: list[Any],
-             server_order: list[Any], merge_key: str) -> list[Any]:
+def _arrange(
+    listed: list[Any],
+    unlisted: list[Any],
+    patch_order: list[Any],
+    server_order: list[Any],
+    merge_key: str,
+) -> list[Any]:
     """Order a merged list like apimachinery's normalizeElementOrder.
 
     Patch elements follow the patch's order and server-only elements the live order; the

@@ -39,7 +39,8 @@ def status_count(obj: Obj, field: str) -> int:
 def is_active(pod: Obj) -> bool:
     """Counts towards replicas: not being deleted and not finished."""
     return not pod["metadata"].get("deletionTimestamp") and (
-        (pod.get("status") or {}).get("phase") not in TERMINAL_PHASES)
+        (pod.get("status") or {}).get("phase") not in TERMINAL_PHASES
+    )
 
 
 def _created(obj: Obj) -> float:
@@ -50,14 +51,26 @@ def _created(obj: Obj) -> float:
 def deletion_order(pod: Obj) -> tuple[Any, ...]:
     """Pods to delete first sort first: unbound, pending, not ready, newer, more restarts."""
     status = pod.get("status") or {}
-    ready_since = max((parse_rfc3339(c["lastTransitionTime"])
-                       for c in status.get("conditions") or ()
-                       if c.get("type") == "Ready" and c.get("status") == "True"
-                       and c.get("lastTransitionTime")), default=0.0)
+    ready_since = max(
+        (
+            parse_rfc3339(c["lastTransitionTime"])
+            for c in status.get("conditions") or ()
+            if c.get("type") == "Ready"
+            and c.get("status") == "True"
+            and c.get("lastTransitionTime")
+        ),
+        default=0.0,
+    )
     restarts = sum(int(c.get("restartCount") or 0) for c in status.get("containerStatuses") or ())
-    return (bool((pod.get("spec") or {}).get("nodeName")),
-            PHASE_RANK.get(status.get("phase", "Pending"), 0),
-            is_ready(pod), -ready_since, -restarts, -_created(pod), pod["metadata"]["name"])
+    return (
+        bool((pod.get("spec") or {}).get("nodeName")),
+        PHASE_RANK.get(status.get("phase", "Pending"), 0),
+        is_ready(pod),
+        -ready_since,
+        -restarts,
+        -_created(pod),
+        pod["metadata"]["name"],
+    )
 
 
 def _failed_at(pod: Obj) -> float:
@@ -87,8 +100,9 @@ class ReplicaSetController:
     def _manage_pods(self, rs: Obj, now: float) -> bool:
         pods = self.engine.dependents(rs, PODS)
         active = [pod for pod in pods if is_active(pod)]
-        failed = sorted((pod for pod in pods if pod.get("status", {}).get("phase") == "Failed"),
-                        key=_failed_at)
+        failed = sorted(
+            (pod for pod in pods if pod.get("status", {}).get("phase") == "Failed"), key=_failed_at
+        )
         # A failed pod holds its slot for one crash interval: replacing it at once
         # would spin a pod whose containers always fail into a tight create loop.
         backoff = self.engine.config.crash_interval_s
@@ -136,8 +150,15 @@ class ReplicaSetController:
         status: dict[str, Any] = {**(rs.get("status") or {}), "replicas": len(active)}
         # The real API omits zero counts (omitempty); clients read a missing one as 0.
         for field, value in (
-            ("fullyLabeledReplicas", sum(1 for pod in active if map_selector_matches(
-                template_labels, pod["metadata"].get("labels")) or not template_labels)),
+            (
+                "fullyLabeledReplicas",
+                sum(
+                    1
+                    for pod in active
+                    if map_selector_matches(template_labels, pod["metadata"].get("labels"))
+                    or not template_labels
+                ),
+            ),
             ("readyReplicas", ready),
             ("availableReplicas", ready),
         ):
@@ -148,9 +169,13 @@ class ReplicaSetController:
         status["observedGeneration"] = rs["metadata"].get("generation", 1)
         if status == rs.get("status"):
             return False
-        self.store.update(REPLICA_SETS, rs["metadata"]["namespace"], rs["metadata"]["name"],
-                          {"metadata": {"name": rs["metadata"]["name"]}, "status": status},
-                          subresource="status")
+        self.store.update(
+            REPLICA_SETS,
+            rs["metadata"]["namespace"],
+            rs["metadata"]["name"],
+            {"metadata": {"name": rs["metadata"]["name"]}, "status": status},
+            subresource="status",
+        )
         return True
 
 

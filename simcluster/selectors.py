@@ -143,21 +143,27 @@ def _requirement(key: str, op: Operator, values: Iterable[str]) -> Requirement:
     _check_key(key)
     ordered = sorted(set(values))
     if op in (Operator.IN, Operator.NOT_IN) and not ordered:
-        raise SelectorError("values: Invalid value: []: for 'in', 'notin' operators, "
-                            "values set can't be empty")
+        raise SelectorError(
+            "values: Invalid value: []: for 'in', 'notin' operators, values set can't be empty"
+        )
     if op in (Operator.EQUALS, Operator.NOT_EQUALS) and len(ordered) != 1:
-        raise SelectorError("values: Invalid value: exact-match compatibility requires "
-                            "one single value")
+        raise SelectorError(
+            "values: Invalid value: exact-match compatibility requires one single value"
+        )
     if op in (Operator.EXISTS, Operator.DOES_NOT_EXIST) and ordered:
-        raise SelectorError("values: Invalid value: values set must be empty for exists "
-                            "and does not exist")
+        raise SelectorError(
+            "values: Invalid value: values set must be empty for exists and does not exist"
+        )
     if op in (Operator.GREATER_THAN, Operator.LESS_THAN):
         if len(ordered) != 1:
-            raise SelectorError("values: Required value: for 'Gt', 'Lt' operators, exactly "
-                                "one value is required")
+            raise SelectorError(
+                "values: Required value: for 'Gt', 'Lt' operators, exactly one value is required"
+            )
         if not re.fullmatch(r"[-+]?[0-9]+", ordered[0]):
-            raise SelectorError(f'values[0]: Invalid value: "{ordered[0]}": for \'Gt\', '
-                                "'Lt' operators, the value must be an integer")
+            raise SelectorError(
+                f"values[0]: Invalid value: \"{ordered[0]}\": for 'Gt', "
+                "'Lt' operators, the value must be an integer"
+            )
     for index, value in enumerate(ordered):
         _check_value(key, index, value)
     return Requirement(key, op, frozenset(ordered))
@@ -191,7 +197,7 @@ def _lex(text: str) -> list[tuple[str, str]]:
         if ch.isspace():
             i += 1
         elif ch in _SPECIAL_CHARS:
-            symbol = text[i:i + 2] if text[i:i + 2] in _TWO_CHAR_SYMBOLS else ch
+            symbol = text[i : i + 2] if text[i : i + 2] in _TWO_CHAR_SYMBOLS else ch
             tokens.append((symbol, symbol))
             i += len(symbol)
         else:
@@ -235,7 +241,8 @@ class _LabelParser:
                 break
             if kind not in (_IDENT, "!"):
                 raise SelectorError(
-                    f"found '{literal}', expected: !, identifier, or 'end of string'")
+                    f"found '{literal}', expected: !, identifier, or 'end of string'"
+                )
             try:
                 requirements.append(self.requirement())
             except SelectorError as exc:
@@ -375,7 +382,7 @@ def _split_term(term: str) -> tuple[str, str, str] | None:
     for i in range(len(term)):
         for op in _FIELD_OPERATORS:
             if term.startswith(op, i):
-                return term[:i], op, term[i + len(op):]
+                return term[:i], op, term[i + len(op) :]
     return None
 
 
@@ -424,28 +431,36 @@ _EXPRESSION_OPERATORS = {
 
 def selector_from_object(selector: Mapping[str, Any]) -> LabelSelector:
     """Convert a `metav1.LabelSelector` (matchLabels + matchExpressions) to requirements."""
-    requirements = [_requirement(key, Operator.EQUALS, [value])
-                    for key, value in (selector.get("matchLabels") or {}).items()]
+    requirements = [
+        _requirement(key, Operator.EQUALS, [value])
+        for key, value in (selector.get("matchLabels") or {}).items()
+    ]
     for expression in selector.get("matchExpressions") or ():
         operator = expression.get("operator")
         if operator not in _EXPRESSION_OPERATORS:
             raise SelectorError(f'"{operator}" is not a valid label selector operator')
-        requirements.append(_requirement(expression.get("key", ""),
-                                         _EXPRESSION_OPERATORS[operator],
-                                         expression.get("values") or ()))
+        requirements.append(
+            _requirement(
+                expression.get("key", ""),
+                _EXPRESSION_OPERATORS[operator],
+                expression.get("values") or (),
+            )
+        )
     return LabelSelector(tuple(requirements))
 
 
-def selector_object_matches(selector: Mapping[str, Any] | None,
-                            labels: Mapping[str, str] | None) -> bool:
+def selector_object_matches(
+    selector: Mapping[str, Any] | None, labels: Mapping[str, str] | None
+) -> bool:
     """Does a `metav1.LabelSelector` select these labels? Empty or None selects everything."""
     if not selector:
         return True
     return selector_from_object(selector).matches(labels)
 
 
-def map_selector_matches(selector: Mapping[str, str] | None,
-                         labels: Mapping[str, str] | None) -> bool:
+def map_selector_matches(
+    selector: Mapping[str, str] | None, labels: Mapping[str, str] | None
+) -> bool:
     """Does a Service's `spec.selector` select these labels? Empty or None selects nothing."""
     if not selector:
         return False

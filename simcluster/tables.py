@@ -43,8 +43,13 @@ class Column:
     format: str = ""
 
     def definition(self) -> dict[str, Any]:
-        return {"name": self.name, "type": self.type, "format": self.format,
-                "description": self.description, "priority": self.priority}
+        return {
+            "name": self.name,
+            "type": self.type,
+            "format": self.format,
+            "description": self.description,
+            "priority": self.priority,
+        }
 
 
 NAME = Column("Name", NAME_DOC, format="name")
@@ -145,22 +150,31 @@ def format_selector(selector: Any) -> str:
     for expr in _list(selector.get("matchExpressions")):
         key, op = expr.get("key", ""), expr.get("operator")
         values = ",".join(sorted(expr.get("values") or []))
-        rendered = {"In": f"{key} in ({values})", "NotIn": f"{key} notin ({values})",
-                    "Exists": key, "DoesNotExist": f"!{key}"}.get(op, key)
+        rendered = {
+            "In": f"{key} in ({values})",
+            "NotIn": f"{key} notin ({values})",
+            "Exists": key,
+            "DoesNotExist": f"!{key}",
+        }.get(op, key)
         terms.append((key, rendered))
     return ",".join(text for _, text in sorted(terms))
 
 
 def _containers_and_images(pod_spec: Any) -> list[str]:
     containers = [_map(c) for c in _list(_map(pod_spec).get("containers"))]
-    return [",".join(str(c.get("name", "")) for c in containers),
-            ",".join(str(c.get("image", "")) for c in containers)]
+    return [
+        ",".join(str(c.get("name", "")) for c in containers),
+        ",".join(str(c.get("image", "")) for c in containers),
+    ]
 
 
 def _load_balancer(status: Any) -> str:
     ingress = _list(_map(_map(status).get("loadBalancer")).get("ingress"))
-    return ",".join(str(i.get("ip") or i.get("hostname") or "") for i in map(_map, ingress)
-                    if i.get("ip") or i.get("hostname"))
+    return ",".join(
+        str(i.get("ip") or i.get("hostname") or "")
+        for i in map(_map, ingress)
+        if i.get("ip") or i.get("hostname")
+    )
 
 
 def _int(value: Any) -> int:
@@ -171,8 +185,10 @@ def _int(value: Any) -> int:
 
 
 def _condition_true(status: dict, kind: str) -> bool:
-    return any(c.get("type") == kind and c.get("status") == "True"
-               for c in map(_map, _list(status.get("conditions"))))
+    return any(
+        c.get("type") == kind and c.get("status") == "True"
+        for c in map(_map, _list(status.get("conditions")))
+    )
 
 
 def _terminated_reason(terminated: dict, prefix: str = "") -> str:
@@ -193,8 +209,10 @@ class _PodSummary:
         self.restarts = 0
         self.last_restart: str | None = None
         self.reason = str(status.get("reason") or status.get("phase") or "")
-        if any(c.get("type") == "PodScheduled" and c.get("reason") == "SchedulingGated"
-               for c in map(_map, _list(status.get("conditions")))):
+        if any(
+            c.get("type") == "PodScheduled" and c.get("reason") == "SchedulingGated"
+            for c in map(_map, _list(status.get("conditions")))
+        ):
             self.reason = "SchedulingGated"
         initializing = self._init_containers(spec, status)
         if not initializing or _condition_true(status, "Initialized"):
@@ -211,8 +229,10 @@ class _PodSummary:
     def _count_restarts(self, container: dict) -> None:
         self.restarts += _int(container.get("restartCount"))
         finished = _map(_map(container.get("lastState")).get("terminated")).get("finishedAt")
-        if finished and (self.last_restart is None or
-                         (parse_time(finished) or 0) > (parse_time(self.last_restart) or 0)):
+        if finished and (
+            self.last_restart is None
+            or (parse_time(finished) or 0) > (parse_time(self.last_restart) or 0)
+        ):
             self.last_restart = finished
 
     def _init_containers(self, spec: dict, status: dict) -> bool:
@@ -269,28 +289,48 @@ def _pod_cells(pod: Obj, now: float) -> Cells:
     pod_ips = _list(status.get("podIPs"))
     ip = (_map(pod_ips[0]).get("ip") if pod_ips else None) or status.get("podIP")
     return [
-        _name(pod), f"{summary.ready}/{summary.total}", summary.reason,
-        summary.restarts_cell(now), age(pod, now),
-        ip or "<none>", spec.get("nodeName") or "<none>",
-        status.get("nominatedNodeName") or "<none>", _readiness_gates(spec, status),
+        _name(pod),
+        f"{summary.ready}/{summary.total}",
+        summary.reason,
+        summary.restarts_cell(now),
+        age(pod, now),
+        ip or "<none>",
+        spec.get("nodeName") or "<none>",
+        status.get("nominatedNodeName") or "<none>",
+        _readiness_gates(spec, status),
     ]
 
 
-POD = Printer((
-    NAME,
-    Column("Ready", "The aggregate readiness state of this pod for accepting traffic."),
-    Column("Status", "The aggregate status of the containers in this pod."),
-    Column("Restarts", "The number of times the containers in this pod have been restarted "
-                       "and when the last container in this pod has restarted."),
-    AGE,
-    Column("IP", "IP address allocated to the pod. Routable at least within the cluster.",
-           priority=1),
-    Column("Node", "NodeName indicates in which node this pod is scheduled.", priority=1),
-    Column("Nominated Node", "nominatedNodeName is set when this pod preempts other pods on "
-                             "the node.", priority=1),
-    Column("Readiness Gates", "If specified, all readiness gates will be evaluated for pod "
-                              "readiness.", priority=1),
-), _pod_cells)
+POD = Printer(
+    (
+        NAME,
+        Column("Ready", "The aggregate readiness state of this pod for accepting traffic."),
+        Column("Status", "The aggregate status of the containers in this pod."),
+        Column(
+            "Restarts",
+            "The number of times the containers in this pod have been restarted "
+            "and when the last container in this pod has restarted.",
+        ),
+        AGE,
+        Column(
+            "IP",
+            "IP address allocated to the pod. Routable at least within the cluster.",
+            priority=1,
+        ),
+        Column("Node", "NodeName indicates in which node this pod is scheduled.", priority=1),
+        Column(
+            "Nominated Node",
+            "nominatedNodeName is set when this pod preempts other pods on the node.",
+            priority=1,
+        ),
+        Column(
+            "Readiness Gates",
+            "If specified, all readiness gates will be evaluated for pod readiness.",
+            priority=1,
+        ),
+    ),
+    _pod_cells,
+)
 
 
 # -- workloads -----------------------------------------------------------------------
@@ -310,37 +350,64 @@ def _template_cells(spec: dict) -> Cells:
 def _deployment_cells(obj: Obj, now: float) -> Cells:
     spec, status = _map(obj.get("spec")), _map(obj.get("status"))
     ready = f"{_int(status.get('readyReplicas'))}/{_int(spec.get('replicas'))}"
-    return [_name(obj), ready, _int(status.get("updatedReplicas")),
-            _int(status.get("availableReplicas")), age(obj, now), *_template_cells(spec)]
+    return [
+        _name(obj),
+        ready,
+        _int(status.get("updatedReplicas")),
+        _int(status.get("availableReplicas")),
+        age(obj, now),
+        *_template_cells(spec),
+    ]
 
 
-DEPLOYMENT = Printer((
-    NAME,
-    Column("Ready", "Number of the pod with ready state"),
-    Column("Up-to-date", "Total number of non-terminated pods targeted by this deployment that "
-                         "have the desired template spec.", type="integer"),
-    Column("Available", "Total number of available pods (ready for at least minReadySeconds) "
-                        "targeted by this deployment.", type="integer"),
-    AGE,
-    *TEMPLATE_COLUMNS,
-), _deployment_cells)
+DEPLOYMENT = Printer(
+    (
+        NAME,
+        Column("Ready", "Number of the pod with ready state"),
+        Column(
+            "Up-to-date",
+            "Total number of non-terminated pods targeted by this deployment that "
+            "have the desired template spec.",
+            type="integer",
+        ),
+        Column(
+            "Available",
+            "Total number of available pods (ready for at least minReadySeconds) "
+            "targeted by this deployment.",
+            type="integer",
+        ),
+        AGE,
+        *TEMPLATE_COLUMNS,
+    ),
+    _deployment_cells,
+)
 
 
 def _replica_set_cells(obj: Obj, now: float) -> Cells:
     spec, status = _map(obj.get("spec")), _map(obj.get("status"))
-    return [_name(obj), _int(spec.get("replicas")), _int(status.get("replicas")),
-            _int(status.get("readyReplicas")), age(obj, now), *_template_cells(spec)]
+    return [
+        _name(obj),
+        _int(spec.get("replicas")),
+        _int(status.get("replicas")),
+        _int(status.get("readyReplicas")),
+        age(obj, now),
+        *_template_cells(spec),
+    ]
 
 
-REPLICA_SET = Printer((
-    NAME,
-    Column("Desired", "Replicas is the number of desired replicas.", type="integer"),
-    Column("Current", "Replicas is the most recently observed number of replicas.",
-           type="integer"),
-    Column("Ready", "The number of ready replicas for this replica set.", type="integer"),
-    AGE,
-    *TEMPLATE_COLUMNS,
-), _replica_set_cells)
+REPLICA_SET = Printer(
+    (
+        NAME,
+        Column("Desired", "Replicas is the number of desired replicas.", type="integer"),
+        Column(
+            "Current", "Replicas is the most recently observed number of replicas.", type="integer"
+        ),
+        Column("Ready", "The number of ready replicas for this replica set.", type="integer"),
+        AGE,
+        *TEMPLATE_COLUMNS,
+    ),
+    _replica_set_cells,
+)
 
 
 # -- networking ----------------------------------------------------------------------
@@ -371,23 +438,40 @@ def _service_cells(obj: Obj, now: float) -> Cells:
     spec, status = _map(obj.get("spec")), _map(obj.get("status"))
     cluster_ips = _list(spec.get("clusterIPs"))
     cluster_ip = cluster_ips[0] if cluster_ips else spec.get("clusterIP")
-    return [_name(obj), spec.get("type", "ClusterIP"), cluster_ip or "<none>",
-            _service_external_ip(spec, status), _service_ports(spec), age(obj, now),
-            format_labels(spec.get("selector"))]
+    return [
+        _name(obj),
+        spec.get("type", "ClusterIP"),
+        cluster_ip or "<none>",
+        _service_external_ip(spec, status),
+        _service_ports(spec),
+        age(obj, now),
+        format_labels(spec.get("selector")),
+    ]
 
 
-SERVICE = Printer((
-    NAME,
-    Column("Type", "type determines how the Service is exposed."),
-    Column("Cluster-IP", "clusterIP is the IP address of the service and is usually assigned "
-                         "randomly."),
-    Column("External-IP", "externalIPs is a list of IP addresses for which nodes in the cluster "
-                          "will also accept traffic for this service."),
-    Column("Port(s)", "The list of ports that are exposed by this service."),
-    AGE,
-    Column("Selector", "Route service traffic to pods with label keys and values matching this "
-                       "selector.", priority=1),
-), _service_cells)
+SERVICE = Printer(
+    (
+        NAME,
+        Column("Type", "type determines how the Service is exposed."),
+        Column(
+            "Cluster-IP",
+            "clusterIP is the IP address of the service and is usually assigned randomly.",
+        ),
+        Column(
+            "External-IP",
+            "externalIPs is a list of IP addresses for which nodes in the cluster "
+            "will also accept traffic for this service.",
+        ),
+        Column("Port(s)", "The list of ports that are exposed by this service."),
+        AGE,
+        Column(
+            "Selector",
+            "Route service traffic to pods with label keys and values matching this selector.",
+            priority=1,
+        ),
+    ),
+    _service_cells,
+)
 
 
 def _endpoints_cell(obj: Obj) -> str:
@@ -406,31 +490,49 @@ def _endpoints_cell(obj: Obj) -> str:
     return _some(found)
 
 
-ENDPOINTS = Printer((
-    NAME,
-    Column("Endpoints", "Endpoints of the service"),
-    AGE,
-), lambda obj, now: [_name(obj), _endpoints_cell(obj), age(obj, now)])
+ENDPOINTS = Printer(
+    (
+        NAME,
+        Column("Endpoints", "Endpoints of the service"),
+        AGE,
+    ),
+    lambda obj, now: [_name(obj), _endpoints_cell(obj), age(obj, now)],
+)
 
 
 def _slice_cells(obj: Obj, now: float) -> Cells:
-    ports = [str(p["port"]) if p.get("port") is not None else str(p.get("name") or "*")
-             for p in map(_map, _list(obj.get("ports")))]
-    addresses = [str(a) for e in map(_map, _list(obj.get("endpoints")))
-                 for a in _list(e.get("addresses"))]
-    return [_name(obj), obj.get("addressType", ""), _some(ports, empty="<unset>"),
-            _some(addresses, empty="<unset>"), age(obj, now)]
+    ports = [
+        str(p["port"]) if p.get("port") is not None else str(p.get("name") or "*")
+        for p in map(_map, _list(obj.get("ports")))
+    ]
+    addresses = [
+        str(a) for e in map(_map, _list(obj.get("endpoints"))) for a in _list(e.get("addresses"))
+    ]
+    return [
+        _name(obj),
+        obj.get("addressType", ""),
+        _some(ports, empty="<unset>"),
+        _some(addresses, empty="<unset>"),
+        age(obj, now),
+    ]
 
 
-ENDPOINT_SLICE = Printer((
-    NAME,
-    Column("AddressType", "addressType specifies the type of address carried by this "
-                          "EndpointSlice."),
-    Column("Ports", "ports specifies the list of network ports exposed by each endpoint in "
-                    "this slice."),
-    Column("Endpoints", "endpoints is a list of unique endpoints in this slice."),
-    AGE,
-), _slice_cells)
+ENDPOINT_SLICE = Printer(
+    (
+        NAME,
+        Column(
+            "AddressType",
+            "addressType specifies the type of address carried by this EndpointSlice.",
+        ),
+        Column(
+            "Ports",
+            "ports specifies the list of network ports exposed by each endpoint in this slice.",
+        ),
+        Column("Endpoints", "endpoints is a list of unique endpoints in this slice."),
+        AGE,
+    ),
+    _slice_cells,
+)
 
 
 def _ingress_cells(obj: Obj, now: float) -> Cells:
@@ -446,33 +548,48 @@ def _ingress_cells(obj: Obj, now: float) -> Cells:
     if more:
         hosts_cell = f"{hosts_cell} + {len(rules) - 3} more..."
     ports = "80, 443" if _list(spec.get("tls")) else "80"
-    return [_name(obj), spec.get("ingressClassName") or "<none>", hosts_cell,
-            _load_balancer(obj.get("status")), ports, age(obj, now)]
+    return [
+        _name(obj),
+        spec.get("ingressClassName") or "<none>",
+        hosts_cell,
+        _load_balancer(obj.get("status")),
+        ports,
+        age(obj, now),
+    ]
 
 
-INGRESS = Printer((
-    NAME,
-    Column("Class", "ingressClassName is the name of an IngressClass cluster resource."),
-    Column("Hosts", "Hosts that incoming requests are matched against."),
-    Column("Address", "Address is a list containing ingress points for the load-balancer"),
-    Column("Ports", "Ports of TLS configurations that open"),
-    AGE,
-), _ingress_cells)
+INGRESS = Printer(
+    (
+        NAME,
+        Column("Class", "ingressClassName is the name of an IngressClass cluster resource."),
+        Column("Hosts", "Hosts that incoming requests are matched against."),
+        Column("Address", "Address is a list containing ingress points for the load-balancer"),
+        Column("Ports", "Ports of TLS configurations that open"),
+        AGE,
+    ),
+    _ingress_cells,
+)
 
 
 # -- cluster bookkeeping -------------------------------------------------------------
 
-NAMESPACE = Printer((
-    NAME,
-    Column("Status", "The status of the namespace"),
-    AGE,
-), lambda obj, now: [_name(obj), _map(obj.get("status")).get("phase", ""), age(obj, now)])
+NAMESPACE = Printer(
+    (
+        NAME,
+        Column("Status", "The status of the namespace"),
+        AGE,
+    ),
+    lambda obj, now: [_name(obj), _map(obj.get("status")).get("phase", ""), age(obj, now)],
+)
 
-LEASE = Printer((
-    NAME,
-    Column("Holder", "holderIdentity contains the identity of the holder of a current lease."),
-    AGE,
-), lambda obj, now: [_name(obj), _map(obj.get("spec")).get("holderIdentity") or "", age(obj, now)])
+LEASE = Printer(
+    (
+        NAME,
+        Column("Holder", "holderIdentity contains the identity of the holder of a current lease."),
+        AGE,
+    ),
+    lambda obj, now: [_name(obj), _map(obj.get("spec")).get("holderIdentity") or "", age(obj, now)],
+)
 
 
 def _event_cells(obj: Obj, now: float) -> Cells:
@@ -489,27 +606,43 @@ def _event_cells(obj: Obj, now: float) -> Cells:
     source = _map(obj.get("source"))
     component = source.get("component") or obj.get("reportingController") or ""
     instance = source.get("host") or obj.get("reportingInstance") or ""
-    return [last, obj.get("type", ""), obj.get("reason", ""), target,
-            involved.get("fieldPath", ""),
-            f"{component}, {instance}" if instance else component,
-            str(obj.get("message", "")).strip(), first, count, _name(obj)]
+    return [
+        last,
+        obj.get("type", ""),
+        obj.get("reason", ""),
+        target,
+        involved.get("fieldPath", ""),
+        f"{component}, {instance}" if instance else component,
+        str(obj.get("message", "")).strip(),
+        first,
+        count,
+        _name(obj),
+    ]
 
 
-EVENT = Printer((
-    Column("Last Seen", "The time at which the most recent occurrence of this event was "
-                        "recorded."),
-    Column("Type", "Type of this event (Normal, Warning), new types could be added in the "
-                   "future"),
-    Column("Reason", "This should be a short, machine understandable string that gives the "
-                     "reason for the transition into the object's current status."),
-    Column("Object", "The object that this event is about."),
-    Column("Subobject", "The field of the object this event is about.", priority=1),
-    Column("Source", "The component reporting this event.", priority=1),
-    Column("Message", "A human-readable description of the status of this operation."),
-    Column("First Seen", "The time at which the event was first recorded.", priority=1),
-    Column("Count", "The number of times this event has occurred.", priority=1),
-    Column("Name", NAME_DOC, priority=1, format="name"),
-), _event_cells)
+EVENT = Printer(
+    (
+        Column(
+            "Last Seen", "The time at which the most recent occurrence of this event was recorded."
+        ),
+        Column(
+            "Type", "Type of this event (Normal, Warning), new types could be added in the future"
+        ),
+        Column(
+            "Reason",
+            "This should be a short, machine understandable string that gives the "
+            "reason for the transition into the object's current status.",
+        ),
+        Column("Object", "The object that this event is about."),
+        Column("Subobject", "The field of the object this event is about.", priority=1),
+        Column("Source", "The component reporting this event.", priority=1),
+        Column("Message", "A human-readable description of the status of this operation."),
+        Column("First Seen", "The time at which the event was first recorded.", priority=1),
+        Column("Count", "The number of times this event has occurred.", priority=1),
+        Column("Name", NAME_DOC, priority=1, format="name"),
+    ),
+    _event_cells,
+)
 
 
 # -- Gateway API (CRD printer columns) -------------------------------------------------
@@ -524,38 +657,68 @@ def _crd_string(value: Any) -> str | None:
     return str(value)
 
 
-CRD_AGE = Column("Age", "Custom resource definition column (in JSONPath format): "
-                        ".metadata.creationTimestamp", type="date")
+CRD_AGE = Column(
+    "Age",
+    "Custom resource definition column (in JSONPath format): .metadata.creationTimestamp",
+    type="date",
+)
 
-HTTP_ROUTE = Printer((
-    NAME,
-    Column("Hostnames", "Custom resource definition column (in JSONPath format): "
-                        ".spec.hostnames"),
-    CRD_AGE,
-), lambda obj, now: [_name(obj), _crd_string(_map(obj.get("spec")).get("hostnames")),
-                     age(obj, now)])
+HTTP_ROUTE = Printer(
+    (
+        NAME,
+        Column(
+            "Hostnames", "Custom resource definition column (in JSONPath format): .spec.hostnames"
+        ),
+        CRD_AGE,
+    ),
+    lambda obj, now: [
+        _name(obj),
+        _crd_string(_map(obj.get("spec")).get("hostnames")),
+        age(obj, now),
+    ],
+)
 
 
 def _gateway_cells(obj: Obj, now: float) -> Cells:
     status = _map(obj.get("status"))
     addresses = _list(status.get("addresses"))
-    programmed = next((c.get("status") for c in map(_map, _list(status.get("conditions")))
-                       if c.get("type") == "Programmed"), None)
-    return [_name(obj), _crd_string(_map(obj.get("spec")).get("gatewayClassName")),
-            _crd_string(_map(addresses[0]).get("value")) if addresses else None,
-            _crd_string(programmed), age(obj, now)]
+    programmed = next(
+        (
+            c.get("status")
+            for c in map(_map, _list(status.get("conditions")))
+            if c.get("type") == "Programmed"
+        ),
+        None,
+    )
+    return [
+        _name(obj),
+        _crd_string(_map(obj.get("spec")).get("gatewayClassName")),
+        _crd_string(_map(addresses[0]).get("value")) if addresses else None,
+        _crd_string(programmed),
+        age(obj, now),
+    ]
 
 
-GATEWAY = Printer((
-    NAME,
-    Column("Class", "Custom resource definition column (in JSONPath format): "
-                    ".spec.gatewayClassName"),
-    Column("Address", "Custom resource definition column (in JSONPath format): "
-                      ".status.addresses[*].value"),
-    Column("Programmed", "Custom resource definition column (in JSONPath format): "
-                         '.status.conditions[?(@.type=="Programmed")].status'),
-    CRD_AGE,
-), _gateway_cells)
+GATEWAY = Printer(
+    (
+        NAME,
+        Column(
+            "Class",
+            "Custom resource definition column (in JSONPath format): .spec.gatewayClassName",
+        ),
+        Column(
+            "Address",
+            "Custom resource definition column (in JSONPath format): .status.addresses[*].value",
+        ),
+        Column(
+            "Programmed",
+            "Custom resource definition column (in JSONPath format): "
+            '.status.conditions[?(@.type=="Programmed")].status',
+        ),
+        CRD_AGE,
+    ),
+    _gateway_cells,
+)
 
 DEFAULT = Printer((NAME, AGE), lambda obj, now: [_name(obj), age(obj, now)])
 
@@ -589,27 +752,39 @@ def wants_table(accept_header: str) -> bool:
         for part in media_range.split(";")[1:]:
             key, _, value = part.partition("=")
             params[key.strip().lower()] = value.strip()
-        if (params.get("as") == "Table" and params.get("g") == "meta.k8s.io"
-                and params.get("v") == "v1"):
+        if (
+            params.get("as") == "Table"
+            and params.get("g") == "meta.k8s.io"
+            and params.get("v") == "v1"
+        ):
             return True
     return False
 
 
-def table_row(rtype: ResourceType, obj: Obj, now: float,
-              include_object: str = "PartialObjectMetadata") -> dict[str, Any]:
+def table_row(
+    rtype: ResourceType, obj: Obj, now: float, include_object: str = "PartialObjectMetadata"
+) -> dict[str, Any]:
     """One row; `include_object` is the request's `includeObject` (None, Object or metadata)."""
     row: dict[str, Any] = {"cells": printer_for(rtype).cells(obj, now)}
     if include_object == "Object":
         row["object"] = obj
     elif include_object != "None":
-        row["object"] = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
-                         "metadata": obj.get("metadata", {})}
+        row["object"] = {
+            "kind": "PartialObjectMetadata",
+            "apiVersion": "meta.k8s.io/v1",
+            "metadata": obj.get("metadata", {}),
+        }
     return row
 
 
-def table(rtype: ResourceType, objects: list[Obj], resource_version: str, now: float,
-          continue_token: str | None = None,
-          include_object: str = "PartialObjectMetadata") -> dict[str, Any]:
+def table(
+    rtype: ResourceType,
+    objects: list[Obj],
+    resource_version: str,
+    now: float,
+    continue_token: str | None = None,
+    include_object: str = "PartialObjectMetadata",
+) -> dict[str, Any]:
     """A Table of `objects`, as a LIST (or GET) with kubectl's Accept header returns."""
     metadata: dict[str, Any] = {"resourceVersion": str(resource_version)}
     if continue_token:
@@ -623,8 +798,9 @@ def table(rtype: ResourceType, objects: list[Obj], resource_version: str, now: f
     }
 
 
-def watch_table(rtype: ResourceType, obj: Obj, now: float,
-                include_object: str = "PartialObjectMetadata") -> dict[str, Any]:
+def watch_table(
+    rtype: ResourceType, obj: Obj, now: float, include_object: str = "PartialObjectMetadata"
+) -> dict[str, Any]:
     """The one-row Table a watch event carries as its `object`."""
     rv = _map(obj.get("metadata")).get("resourceVersion", "")
     return table(rtype, [obj], rv, now, None, include_object)

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from constellation.redis import channel_host
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 PROBE = """
@@ -97,7 +99,7 @@ def test_redis_url_switches_to_the_redis_core_layer() -> None:
 
     assert settings["CHANNEL_LAYER"] == {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": ["redis://127.0.0.1:6379/3"], "capacity": 1000,
+        "CONFIG": {"hosts": [channel_host("redis://127.0.0.1:6379/3")], "capacity": 1000,
                    "group_expiry": 86400},
     }
 
@@ -108,7 +110,7 @@ def test_the_pubsub_layer_can_be_chosen() -> None:
 
     assert settings["CHANNEL_LAYER"] == {
         "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-        "CONFIG": {"hosts": ["redis://127.0.0.1:6379/0"]},
+        "CONFIG": {"hosts": [channel_host("redis://127.0.0.1:6379/0")]},
     }
 
 

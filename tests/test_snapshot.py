@@ -3,6 +3,7 @@ import pytest
 from constellation.snapshot import (
     InMemorySnapshotStore,
     RedisSnapshotStore,
+    SnapshotLost,
     SnapshotUpdate,
 )
 
@@ -58,3 +59,9 @@ async def test_reading_some_namespaces_returns_only_their_trees(store):
     await store.replace(SnapshotUpdate("e1", 1, {"a": {"x": 1}, "b": {"x": 2}}))
     assert (await store.read(["b", "missing"])).trees == {"b": {"x": 2}}
     assert (await store.read([])).trees == {}
+
+
+async def test_an_update_to_a_snapshot_that_was_lost_raises_snapshot_lost(store):
+    await store.replace(SnapshotUpdate("e1", 1, {"a": {}}))
+    with pytest.raises(SnapshotLost):
+        await store.apply(SnapshotUpdate("e0", 2, {"b": {}}))

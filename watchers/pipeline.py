@@ -21,7 +21,13 @@ from watchers.debounce import Debouncer
 from watchers.diff import diff_namespace
 from watchers.kobjects import labels_of, metadata, service_selector
 from watchers.state import ClusterState
-from watchers.topology import NamespaceObjects, TopologyConfig, build_namespace, external_backends
+from watchers.topology import (
+    NamespaceObjects,
+    PodMemo,
+    TopologyConfig,
+    build_namespace,
+    external_backends,
+)
 
 Tree = dict[str, Any]
 
@@ -68,6 +74,8 @@ class Pipeline:
         # namespace → namespaces whose routes point at its services (rebuilt with it).
         self._dependents: dict[str, set[str]] = {}
         self._service_health: dict[str, str] = {}
+        # Stored objects are replaced, never changed in place, so pods can be memoised.
+        self._memos: dict[str, PodMemo] = {}
 
     # -- input -------------------------------------------------------------------
 
@@ -76,6 +84,7 @@ class Pipeline:
         self.config = config
         for part in (self.debouncer, self.smoothing, self.churn):
             part.set_config(config.churn)
+        self._memos.clear()  # pod nodes carry annotation-derived fields
         self.mark_all(now=None)
 
     def mark_all(self, now: float | None) -> None:
@@ -165,6 +174,7 @@ class Pipeline:
         self.smoothing.forget(namespace)
         self.churn.forget(namespace)
         self._timers.pop(namespace, None)
+        self._memos.pop(namespace, None)
         for dependents in self._dependents.values():
             dependents.discard(namespace)
 
@@ -208,6 +218,7 @@ class Pipeline:
             self._lookup_service,
             collapsed_services=collapsed,
             hidden_pods=hidden,
+            memo=self._memos.setdefault(namespace, PodMemo()),
         )
 
     def _after_build(

@@ -6,8 +6,13 @@ the snapshot either finds a message's change in the snapshot (and drops the
 message by its seq) or receives the message. Each message is encoded once here;
 consumers forward the text.
 
-Channel-layer envelope (internal, not the browser protocol):
-    {"type": "state.message", "text": <encoded>, "seq", "epoch", "namespace", "ns_seq"}
+Channel-layer envelopes (internal, not the browser protocol):
+    {"type": "state.messages", "epoch", "namespace",
+     "messages": [{"text": <encoded>, "seq", "ns_seq"}, ...]}  — one per namespace flush, so a
+        flush costs one group send (channels_redis' core layer spends three Redis commands on
+        each), not one per message
+    {"type": "state.message", "text", "seq", "epoch", "namespace", "ns_seq"}  — the same for a
+        single message; consumers accept it too
     {"type": "state.epoch", "epoch", "seq"}  — a new epoch: consumers resync from the snapshot
 """
 
@@ -38,6 +43,9 @@ class Publisher:
         self.snapshots = snapshots
         self.layer = channel_layer
         self.sequencer: protocol.Sequencer | None = None
+        # Namespaces clients may already hold; the first message of any other namespace
+        # also goes to the cluster group, whose "*" subscribers have not joined its group.
+        self._published: set[str] = set()
 
     @property
     def epoch(self) -> str | None:
@@ -58,6 +66,7 @@ class Publisher:
             )
         )
         self.sequencer = sequencer
+        self._published = set(trees)
         if self.layer is not None:
             await self.layer.group_send(
                 protocol.CLUSTER_GROUP, {"type": "state.epoch", "epoch": sequencer.epoch, "seq": 0}
@@ -90,25 +99,29 @@ class Publisher:
             )
         )
         sent = 0
-        for namespace, messages in stamped:
-            group = protocol.namespace_group(namespace)
+        for (namespace, messages), flush in zip(stamped, flushes, strict=True):
+            groups = [protocol.namespace_group(namespace)]
+            if flush.tree is None:
+                self._published.discard(namespace)
+            elif namespace not in self._published:
+                self._published.add(namespace)
+                groups.append(protocol.CLUSTER_GROUP)
+            items = []
             for message in messages:
                 text = protocol.encode(message)
-                if self.layer is not None:
-                    await self.layer.group_send(
-                        group,
-                        {
-                            "type": "state.message",
-                            "text": text,
-                            "seq": message["seq"],
-                            "epoch": message["epoch"],
-                            "namespace": namespace,
-                            "ns_seq": message.get("ns_seq"),
-                        },
-                    )
+                items.append({"text": text, "seq": message["seq"], "ns_seq": message["ns_seq"]})
                 metrics.MESSAGES.labels(message["type"]).inc()
                 metrics.BYTES.inc(len(text))
-                sent += 1
+            envelope = {
+                "type": "state.messages",
+                "epoch": sequencer.epoch,
+                "namespace": namespace,
+                "messages": items,
+            }
+            if self.layer is not None:
+                for group in groups:
+                    await self.layer.group_send(group, envelope)
+            sent += len(items)
         metrics.NAMESPACES_FLUSHED.inc(len(flushes))
         metrics.PUBLISH_SECONDS.observe(time.perf_counter() - started)
         return sent

@@ -85,6 +85,7 @@ from watchers.routes import Backend, httproute_backends, ingress_backends, route
 
 __all__ = [
     "NamespaceObjects",
+    "PodMemo",
     "ServiceLookup",
     "TopologyConfig",
     "build_namespace",
@@ -169,6 +170,39 @@ def _base(
     }
 
 
+class PodMemo:
+    """One namespace's pod states and pod nodes, reused by the next build while the pod
+    object is the very same one.
+
+    For callers that never change objects in place (the watcher's store replaces a pod's dict
+    on every change): then identity means "unchanged", and a rebuild of a busy namespace
+    only reads the pods that changed. Entries of pods gone from a build are dropped with it.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[dict, h.PodState, Node | None]] = {}
+        self._next: dict[str, tuple[dict, h.PodState, Node | None]] = {}
+
+    def state(self, name: str, pod: dict) -> h.PodState:
+        entry = self._entries.get(name)
+        if entry is None or entry[0] is not pod:
+            entry = (pod, h.pod_state(pod), None)
+        self._next[name] = entry
+        return entry[1]
+
+    def node(self, name: str) -> Node | None:
+        entry = self._next.get(name)
+        return entry[2] if entry else None
+
+    def keep_node(self, name: str, node: Node) -> None:
+        pod, state, _ = self._next[name]
+        self._next[name] = (pod, state, node)
+
+    def finish(self) -> None:
+        """End a build: what it did not touch is forgotten."""
+        self._entries, self._next = self._next, {}
+
+
 def _copy(node: Node) -> Node:
     """A fresh copy of a node whose lists and maps hold only plain values (a pod node)."""
     copy = dict(node)
@@ -222,13 +256,15 @@ class _Builder:
         service_lookup: ServiceLookup,
         collapsed_services: frozenset[str],
         hidden_pods: frozenset[str],
+        memo: PodMemo | None = None,
     ) -> None:
         self.ns, self.objs, self.config = namespace, objs, config
+        self.memo = memo
         self.lookup, self.collapsed = service_lookup, collapsed_services
         # Built once; a pod that appears in several places gets a copy in each further place.
         self.pod_nodes: dict[str, Node] = {}
         self.pods = {
-            name: (pod, h.pod_state(pod))
+            name: (pod, memo.state(name, pod) if memo is not None else h.pod_state(pod))
             for name, pod in _visible(objs.pods, config)
             if name not in hidden_pods and as_str(status(pod).get("phase")) != "Succeeded"
         }
@@ -316,13 +352,26 @@ class _Builder:
     def _pod_node(self, name: str) -> Node:
         if name in self.pod_nodes:
             return _copy(self.pod_nodes[name])
+        relatives = sorted(self.pod_services.get(name, []))
+        template = self.memo.node(name) if self.memo is not None else None
+        if template is None:
+            template = self._pod_template(name)
+            if self.memo is not None:
+                self.memo.keep_node(name, template)
+        node = _copy(template)
+        node["relatives"] = relatives
+        self.pod_nodes[name] = node
+        return node
+
+    def _pod_template(self, name: str) -> Node:
+        """A pod's node without its relatives: a function of the pod object alone."""
         pod, state = self.pods[name]
         pod_status = status(pod)
         ips = [as_str(as_dict(ip).get("ip")) for ip in as_list(pod_status.get("podIPs"))]
         node = _base("Pod", self.ns, name, pod, self.config, dict(state.labels))
         node.update(
             health=state.health,
-            relatives=sorted(self.pod_services.get(name, [])),
+            relatives=[],
             phase=state.shown_phase,
             ready=state.ready,
             restarts=state.restarts,
@@ -332,7 +381,6 @@ class _Builder:
             owner=state.owner,
             node_name=as_str(spec(pod).get("nodeName")) or None,
         )
-        self.pod_nodes[name] = node
         return node
 
     def _service_health(self, name: str, states: list[h.PodState]) -> str:
@@ -423,13 +471,20 @@ def build_namespace(
     service_lookup: ServiceLookup,
     collapsed_services: frozenset[str] = frozenset(),
     hidden_pods: frozenset[str] = frozenset(),
+    memo: PodMemo | None = None,
 ) -> Node | None:
     """The namespace's tree, or None when the namespace itself is ignored.
 
     `service_lookup(namespace, name)` answers for backends in other namespaces (None: missing);
     `collapsed_services` holds Service ids shown as a summary; `hidden_pods` holds pod names the
-    churn smoothing keeps out of sight for now.
+    churn smoothing keeps out of sight for now; `memo` (objects never changed in place) lets a
+    rebuild reuse what it knew of unchanged pods.
     """
     if isinstance(objs.namespace, dict) and _ignored(objs.namespace, config):
         return None
-    return _Builder(name, objs, config, service_lookup, collapsed_services, hidden_pods).build()
+    tree = _Builder(
+        name, objs, config, service_lookup, collapsed_services, hidden_pods, memo
+    ).build()
+    if memo is not None:
+        memo.finish()
+    return tree

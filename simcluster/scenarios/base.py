@@ -58,8 +58,10 @@ class Scenario:
         unknown = sorted(set(params) - set(fields))
         if unknown:
             accepted = ", ".join(sorted(fields)) or "no parameters"
-            raise ValueError(f"unknown parameter {', '.join(unknown)} for scenario "
-                             f"'{cls.name}' (it accepts: {accepted})")
+            raise ValueError(
+                f"unknown parameter {', '.join(unknown)} for scenario "
+                f"'{cls.name}' (it accepts: {accepted})"
+            )
         hints = typing.get_type_hints(cls)
         return cls(**{key: convert(key, value, hints[key]) for key, value in params.items()})
 
@@ -87,8 +89,9 @@ class Scenario:
                 try:
                     driver.tick(engine.clock())
                 except Exception:
-                    log.exception("scenario %s: drive tick failed; continuing with the next",
-                                  self.name)
+                    log.exception(
+                        "scenario %s: drive tick failed; continuing with the next", self.name
+                    )
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self.tick_s)
         finally:

@@ -109,8 +109,13 @@ class LargeScenario(Scenario):
         replicas = iter(spread(self.pods, self.services))
         for i, per_namespace in enumerate(spread(self.services, self.namespaces), start=1):
             ns = _name("team", i, self.namespaces)
-            yield ns, [(_name("app", j, per_namespace), next(replicas))
-                       for j in range(1, per_namespace + 1)]
+            yield (
+                ns,
+                [
+                    (_name("app", j, per_namespace), next(replicas))
+                    for j in range(1, per_namespace + 1)
+                ],
+            )
 
     def manifests(self) -> Iterable[Manifest]:
         yield from SYSTEM_NAMESPACES
@@ -118,11 +123,16 @@ class LargeScenario(Scenario):
             yield namespace(ns, {"scenario": self.name})
             for name, replicas in services:
                 yield deployment(ns, name, IMAGE, replicas, CONTAINER_PORT)
-                yield service(ns, name, [service_port("http", 80, "http")],
-                              selector={"app.kubernetes.io/name": name})
+                yield service(
+                    ns,
+                    name,
+                    [service_port("http", 80, "http")],
+                    selector={"app.kubernetes.io/name": name},
+                )
             if self.ingress and services:
-                yield ingress(ns, ns, f"{ns}.example.com",
-                              [(f"/{name}", name, 80) for name, _ in services])
+                yield ingress(
+                    ns, ns, f"{ns}.example.com", [(f"/{name}", name, 80) for name, _ in services]
+                )
 
     def seed(self, store: Store, engine: WorkloadEngine) -> None:
         apply(store, self.manifests())
@@ -149,17 +159,23 @@ class ChurnScenario(LargeScenario):
         require(self.rate > 0, "rate must be positive")
 
     def driver(self, store: Store, engine: WorkloadEngine) -> ChurnDriver:
-        base = {(ns, name): replicas for ns, services in self.layout()
-                for name, replicas in services}
+        base = {
+            (ns, name): replicas for ns, services in self.layout() for name, replicas in services
+        }
         return ChurnDriver(store, engine.clock, base, self.rate, random.Random(self.random_seed))
 
 
 class ChurnDriver:
     """Steers rollouts and scale changes toward `rate` pod events per second."""
 
-    def __init__(self, store: Store, clock: Callable[[], float],
-                 base_replicas: dict[tuple[str, str], int], rate: float,
-                 rng: random.Random) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Callable[[], float],
+        base_replicas: dict[tuple[str, str], int],
+        rate: float,
+        rng: random.Random,
+    ) -> None:
         self.store = store
         self.clock = clock
         self.base = base_replicas

@@ -33,8 +33,9 @@ MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
 Labels = Mapping[str, str] | None
 
 
-def metadata(name: str, namespace: str | None = None, labels: Labels = None,
-             annotations: Labels = None) -> dict[str, Any]:
+def metadata(
+    name: str, namespace: str | None = None, labels: Labels = None, annotations: Labels = None
+) -> dict[str, Any]:
     meta: dict[str, Any] = {"name": name}
     if namespace:
         meta["namespace"] = namespace
@@ -63,9 +64,18 @@ def container(name: str, image: str, port: int | None = None) -> dict[str, Any]:
     return spec
 
 
-def deployment(ns: str, name: str, image: str, replicas: int, port: int | None = None, *,
-               app: str | None = None, labels: Labels = None, pod_annotations: Labels = None,
-               annotations: Labels = None) -> Manifest:
+def deployment(
+    ns: str,
+    name: str,
+    image: str,
+    replicas: int,
+    port: int | None = None,
+    *,
+    app: str | None = None,
+    labels: Labels = None,
+    pod_annotations: Labels = None,
+    annotations: Labels = None,
+) -> Manifest:
     """A one-container Deployment whose pods carry `app.kubernetes.io/name: <app or name>`."""
     selector = {APP_LABEL: app or name}
     if app:
@@ -85,14 +95,26 @@ def deployment(ns: str, name: str, image: str, replicas: int, port: int | None =
     }
 
 
-def pod(ns: str, name: str, image: str, *, labels: Labels = None, annotations: Labels = None,
-        port: int | None = None, restart_policy: str = "Always", container_name: str = "main",
-        status: dict[str, Any] | None = None, node: str | None = None) -> Manifest:
+def pod(
+    ns: str,
+    name: str,
+    image: str,
+    *,
+    labels: Labels = None,
+    annotations: Labels = None,
+    port: int | None = None,
+    restart_policy: str = "Always",
+    container_name: str = "main",
+    status: dict[str, Any] | None = None,
+    node: str | None = None,
+) -> Manifest:
     """A bare pod; `status` (with `node`) seeds one that finished before the cluster started."""
     obj: dict[str, Any] = {
         "metadata": metadata(name, ns, labels, annotations),
-        "spec": {"restartPolicy": restart_policy,
-                 "containers": [container(container_name, image, port)]},
+        "spec": {
+            "restartPolicy": restart_policy,
+            "containers": [container(container_name, image, port)],
+        },
     }
     if node:
         obj["spec"]["nodeName"] = node
@@ -101,16 +123,29 @@ def pod(ns: str, name: str, image: str, *, labels: Labels = None, annotations: L
     return PODS, obj
 
 
-def service_port(name: str, port: int, target: int | str | None = None,
-                 protocol: str = "TCP") -> dict[str, Any]:
-    return {"name": name, "port": port, "targetPort": port if target is None else target,
-            "protocol": protocol}
+def service_port(
+    name: str, port: int, target: int | str | None = None, protocol: str = "TCP"
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "port": port,
+        "targetPort": port if target is None else target,
+        "protocol": protocol,
+    }
 
 
-def service(ns: str, name: str, ports: Iterable[dict[str, Any]], *,
-            selector: Mapping[str, str] | None = None, cluster_ip: str | None = None,
-            service_type: str = "ClusterIP", labels: Labels = None, annotations: Labels = None,
-            status: dict[str, Any] | None = None) -> Manifest:
+def service(
+    ns: str,
+    name: str,
+    ports: Iterable[dict[str, Any]],
+    *,
+    selector: Mapping[str, str] | None = None,
+    cluster_ip: str | None = None,
+    service_type: str = "ClusterIP",
+    labels: Labels = None,
+    annotations: Labels = None,
+    status: dict[str, Any] | None = None,
+) -> Manifest:
     """A Service; `selector=None` makes a selector-less one (endpoints managed by hand)."""
     spec: dict[str, Any] = {"type": service_type, "ports": list(ports)}
     if selector:
@@ -123,15 +158,23 @@ def service(ns: str, name: str, ports: Iterable[dict[str, Any]], *,
     return SERVICES, obj
 
 
-def endpoint_slice(ns: str, name: str, service_name: str, addresses: Iterable[str],
-                   ports: Iterable[dict[str, Any]], managed_by: str) -> Manifest:
+def endpoint_slice(
+    ns: str,
+    name: str,
+    service_name: str,
+    addresses: Iterable[str],
+    ports: Iterable[dict[str, Any]],
+    managed_by: str,
+) -> Manifest:
     """A hand-made EndpointSlice for a selector-less service (not the controller's to manage)."""
     return ENDPOINT_SLICES, {
-        "metadata": metadata(name, ns, {SERVICE_NAME_LABEL: service_name,
-                                        MANAGED_BY_LABEL: managed_by}),
+        "metadata": metadata(
+            name, ns, {SERVICE_NAME_LABEL: service_name, MANAGED_BY_LABEL: managed_by}
+        ),
         "addressType": "IPv4",
-        "endpoints": [{"addresses": [address], "conditions": {"ready": True}}
-                      for address in addresses],
+        "endpoints": [
+            {"addresses": [address], "conditions": {"ready": True}} for address in addresses
+        ],
         "ports": list(ports),
     }
 
@@ -140,15 +183,31 @@ def ingress_backend(service_name: str, port: int) -> dict[str, Any]:
     return {"service": {"name": service_name, "port": {"number": port}}}
 
 
-def ingress(ns: str, name: str, host: str, paths: Iterable[tuple[str, str, int]], *,
-            ingress_class: str = "nginx", tls_secret: str | None = None,
-            load_balancer_ip: str | None = None, annotations: Labels = None) -> Manifest:
+def ingress(
+    ns: str,
+    name: str,
+    host: str,
+    paths: Iterable[tuple[str, str, int]],
+    *,
+    ingress_class: str = "nginx",
+    tls_secret: str | None = None,
+    load_balancer_ip: str | None = None,
+    annotations: Labels = None,
+) -> Manifest:
     """An Ingress with one host; `paths` are (path prefix, service name, service port)."""
     spec: dict[str, Any] = {
         "ingressClassName": ingress_class,
-        "rules": [{"host": host, "http": {"paths": [
-            {"path": path, "pathType": "Prefix", "backend": ingress_backend(svc, port)}
-            for path, svc, port in paths]}}],
+        "rules": [
+            {
+                "host": host,
+                "http": {
+                    "paths": [
+                        {"path": path, "pathType": "Prefix", "backend": ingress_backend(svc, port)}
+                        for path, svc, port in paths
+                    ]
+                },
+            }
+        ],
     }
     if tls_secret:
         spec["tls"] = [{"hosts": [host], "secretName": tls_secret}]
@@ -165,9 +224,16 @@ def backend_ref(name: str, port: int, namespace: str | None = None) -> dict[str,
     return ref
 
 
-def http_route(ns: str, name: str, hostnames: Iterable[str], gateway: tuple[str, str],
-               rules: Iterable[tuple[str, list[dict[str, Any]]]], *,
-               labels: Labels = None, annotations: Labels = None) -> Manifest:
+def http_route(
+    ns: str,
+    name: str,
+    hostnames: Iterable[str],
+    gateway: tuple[str, str],
+    rules: Iterable[tuple[str, list[dict[str, Any]]]],
+    *,
+    labels: Labels = None,
+    annotations: Labels = None,
+) -> Manifest:
     """An HTTPRoute attached to `gateway` (namespace, name); `rules` are (path, backendRefs)."""
     gateway_ns, gateway_name = gateway
     return HTTP_ROUTES, {
@@ -175,8 +241,10 @@ def http_route(ns: str, name: str, hostnames: Iterable[str], gateway: tuple[str,
         "spec": {
             "parentRefs": [{"name": gateway_name, "namespace": gateway_ns}],
             "hostnames": list(hostnames),
-            "rules": [{"matches": [{"path": {"type": "PathPrefix", "value": path}}],
-                       "backendRefs": refs} for path, refs in rules],
+            "rules": [
+                {"matches": [{"path": {"type": "PathPrefix", "value": path}}], "backendRefs": refs}
+                for path, refs in rules
+            ],
         },
     }
 
@@ -184,10 +252,17 @@ def http_route(ns: str, name: str, hostnames: Iterable[str], gateway: tuple[str,
 def gateway(ns: str, name: str, gateway_class: str, address: str) -> Manifest:
     return GATEWAYS, {
         "metadata": metadata(name, ns),
-        "spec": {"gatewayClassName": gateway_class, "listeners": [
-            {"name": "http", "protocol": "HTTP", "port": 80,
-             "allowedRoutes": {"namespaces": {"from": "All"}}},
-        ]},
+        "spec": {
+            "gatewayClassName": gateway_class,
+            "listeners": [
+                {
+                    "name": "http",
+                    "protocol": "HTTP",
+                    "port": 80,
+                    "allowedRoutes": {"namespaces": {"from": "All"}},
+                },
+            ],
+        },
         "status": {"addresses": [{"type": "IPAddress", "value": address}]},
     }
 
@@ -209,6 +284,10 @@ def apply(store: Store, manifests: Iterable[Manifest]) -> None:
             created = store.create(rtype, None, obj)
             if "status" in obj and rtype.has_status:
                 meta = created["metadata"]
-                store.update(rtype, meta.get("namespace"), meta["name"],
-                             {"metadata": {"name": meta["name"]}, "status": obj["status"]},
-                             subresource="status")
+                store.update(
+                    rtype,
+                    meta.get("namespace"),
+                    meta["name"],
+                    {"metadata": {"name": meta["name"]}, "status": obj["status"]},
+                    subresource="status",
+                )

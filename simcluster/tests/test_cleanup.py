@@ -25,17 +25,24 @@ def test_deleting_a_deployment_garbage_collects_its_replica_sets_and_pods():
     assert all(is_terminating(p) for p in world.pods())
     world.run(3)
     assert world.pods() == []
-    deleted = {e.obj["metadata"]["name"] for e in world.events
-               if e.type == "DELETED" and e.rtype == PODS}
+    deleted = {
+        e.obj["metadata"]["name"] for e in world.events if e.type == "DELETED" and e.rtype == PODS
+    }
     assert deleted == pod_names
 
 
 def test_a_pod_whose_owner_kind_is_not_served_is_left_alone():
     world = World()
     body = pod_body("db-0")
-    body["metadata"]["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": "StatefulSet",
-                                            "name": "db", "uid": "not-here",
-                                            "controller": True}]
+    body["metadata"]["ownerReferences"] = [
+        {
+            "apiVersion": "apps/v1",
+            "kind": "StatefulSet",
+            "name": "db",
+            "uid": "not-here",
+            "controller": True,
+        }
+    ]
     world.store.create(PODS, "shop", body)
     world.settle()
     assert not is_terminating(world.pod("db-0"))
@@ -44,9 +51,15 @@ def test_a_pod_whose_owner_kind_is_not_served_is_left_alone():
 def test_a_pod_whose_owner_is_gone_is_deleted_gracefully():
     world = World()
     body = pod_body("orphan")
-    body["metadata"]["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": "ReplicaSet",
-                                            "name": "gone", "uid": "not-here",
-                                            "controller": True}]
+    body["metadata"]["ownerReferences"] = [
+        {
+            "apiVersion": "apps/v1",
+            "kind": "ReplicaSet",
+            "name": "gone",
+            "uid": "not-here",
+            "controller": True,
+        }
+    ]
     body["spec"]["nodeName"] = "sim-node-1"  # an unbound pod would go at once, without grace
     world.store.create(PODS, "shop", body)
     world.engine.step(world.clock.now)

@@ -47,15 +47,18 @@ def update_image(world: World, image: str, name: str = "web") -> None:
     current = world.store.get(DEPLOYMENTS, "shop", name)
     template = current["spec"]["template"]
     containers = [{**template["spec"]["containers"][0], "image": image}]
-    spec = {**current["spec"], "template": {**template, "spec": {**template["spec"],
-                                                                  "containers": containers}}}
+    spec = {
+        **current["spec"],
+        "template": {**template, "spec": {**template["spec"], "containers": containers}},
+    }
     world.store.update(DEPLOYMENTS, "shop", name, {**current, "spec": spec})
 
 
 def scale(world: World, replicas: int, name: str = "web") -> None:
     current = world.store.get(DEPLOYMENTS, "shop", name)
-    world.store.update(DEPLOYMENTS, "shop", name,
-                       {**current, "spec": {**current["spec"], "replicas": replicas}})
+    world.store.update(
+        DEPLOYMENTS, "shop", name, {**current, "spec": {**current["spec"], "replicas": replicas}}
+    )
 
 
 def test_a_deployment_gets_a_hashed_replica_set_and_ready_pods_owned_by_it():
@@ -66,9 +69,16 @@ def test_a_deployment_gets_a_hashed_replica_set_and_ready_pods_owned_by_it():
     [rs] = world.store.list(REPLICA_SETS, "shop")[1]
     template_hash = rs["metadata"]["labels"][HASH_LABEL]
     assert rs["metadata"]["name"] == f"web-{template_hash}"
-    assert rs["metadata"]["ownerReferences"] == [{
-        "apiVersion": "apps/v1", "kind": "Deployment", "name": "web",
-        "uid": deployment["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True}]
+    assert rs["metadata"]["ownerReferences"] == [
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "name": "web",
+            "uid": deployment["metadata"]["uid"],
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+    ]
     assert rs["metadata"]["annotations"][REVISION] == "1"
     assert deployment["metadata"]["annotations"][REVISION] == "1"
     pods = world.pods()
@@ -78,24 +88,34 @@ def test_a_deployment_gets_a_hashed_replica_set_and_ready_pods_owned_by_it():
         assert len(pod["metadata"]["name"]) == len(f"web-{template_hash}-") + 5
         assert pod["metadata"]["labels"] == {"app": "web", HASH_LABEL: template_hash}
         assert pod["metadata"]["ownerReferences"][0]["uid"] == rs["metadata"]["uid"]
-    assert rs["status"] == {"replicas": 3, "fullyLabeledReplicas": 3, "readyReplicas": 3,
-                            "availableReplicas": 3, "observedGeneration": 1}
+    assert rs["status"] == {
+        "replicas": 3,
+        "fullyLabeledReplicas": 3,
+        "readyReplicas": 3,
+        "availableReplicas": 3,
+        "observedGeneration": 1,
+    }
     assert rollout_status(world) == "successfully rolled out"
 
 
-@pytest.mark.parametrize(("replicas", "surge", "unavailable"), [
-    (4, 1, 0),
-    (4, 0, 1),
-    (10, "25%", "25%"),
-    (5, "50%", "20%"),
-])
+@pytest.mark.parametrize(
+    ("replicas", "surge", "unavailable"),
+    [
+        (4, 1, 0),
+        (4, 0, 1),
+        (10, "25%", "25%"),
+        (5, "50%", "20%"),
+    ],
+)
 def test_a_rolling_update_stays_within_surge_and_unavailability_at_every_event(
-        replicas, surge, unavailable):
+    replicas, surge, unavailable
+):
     world = World()
-    strategy = {"type": "RollingUpdate",
-                "rollingUpdate": {"maxSurge": surge, "maxUnavailable": unavailable}}
-    world.store.create(DEPLOYMENTS, "shop", deployment_body(replicas=replicas,
-                                                            strategy=strategy))
+    strategy = {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": surge, "maxUnavailable": unavailable},
+    }
+    world.store.create(DEPLOYMENTS, "shop", deployment_body(replicas=replicas, strategy=strategy))
     world.settle()
     max_surge, max_unavailable = fenceposts(world.store.get(DEPLOYMENTS, "shop", "web"))
     worst = {"most_pods": 0, "fewest_ready": replicas}
@@ -125,21 +145,28 @@ def test_the_status_kubectl_reads_is_consistent_after_a_rollout():
     update_image(world, "nginx:1.26")
     world.run(0.1)
     assert rollout_status(world) != "successfully rolled out"
-    conditions = {c["type"]: c for c in world.store.get(DEPLOYMENTS, "shop", "web")["status"][
-        "conditions"]}
+    conditions = {
+        c["type"]: c for c in world.store.get(DEPLOYMENTS, "shop", "web")["status"]["conditions"]
+    }
     assert conditions["Progressing"]["reason"] == "ReplicaSetUpdated"
     world.run(20)
     deployment = world.store.get(DEPLOYMENTS, "shop", "web")
     status = deployment["status"]
     assert status["observedGeneration"] == deployment["metadata"]["generation"] == 2
-    assert (status["replicas"], status["updatedReplicas"], status["readyReplicas"],
-            status["availableReplicas"]) == (4, 4, 4, 4)
+    assert (
+        status["replicas"],
+        status["updatedReplicas"],
+        status["readyReplicas"],
+        status["availableReplicas"],
+    ) == (4, 4, 4, 4)
     assert "unavailableReplicas" not in status
     conditions = {c["type"]: c for c in status["conditions"]}
     assert conditions["Available"]["status"] == "True"
     assert conditions["Progressing"]["reason"] == "NewReplicaSetAvailable"
-    new_rs = max(world.store.list(REPLICA_SETS, "shop")[1],
-                 key=lambda rs: int(rs["metadata"]["annotations"][REVISION]))
+    new_rs = max(
+        world.store.list(REPLICA_SETS, "shop")[1],
+        key=lambda rs: int(rs["metadata"]["annotations"][REVISION]),
+    )
     assert new_rs["metadata"]["annotations"][REVISION] == "2"
     assert deployment["metadata"]["annotations"][REVISION] == "2"
     assert new_rs["metadata"]["name"] in conditions["Progressing"]["message"]
@@ -149,8 +176,9 @@ def test_the_status_kubectl_reads_is_consistent_after_a_rollout():
 
 def test_recreate_removes_every_old_pod_before_starting_new_ones():
     world = World()
-    world.store.create(DEPLOYMENTS, "shop", deployment_body(replicas=3,
-                                                            strategy={"type": "Recreate"}))
+    world.store.create(
+        DEPLOYMENTS, "shop", deployment_body(replicas=3, strategy={"type": "Recreate"})
+    )
     world.settle()
     overlap = []
 
@@ -213,21 +241,31 @@ def test_rolling_back_to_an_earlier_template_reuses_its_replica_set_with_a_new_r
 
 def test_a_rollout_that_never_becomes_ready_exceeds_its_progress_deadline():
     world = World()
-    world.store.create(DEPLOYMENTS, "shop", deployment_body(
-        replicas=2, progressDeadlineSeconds=30,
-        annotations={"simcluster.io/never-ready": "true"}))
+    world.store.create(
+        DEPLOYMENTS,
+        "shop",
+        deployment_body(
+            replicas=2,
+            progressDeadlineSeconds=30,
+            annotations={"simcluster.io/never-ready": "true"},
+        ),
+    )
     world.run(40, tick=0.5)
     assert rollout_status(world) == "exceeded its progress deadline"
-    conditions = {c["type"]: c for c in world.store.get(DEPLOYMENTS, "shop", "web")["status"][
-        "conditions"]}
+    conditions = {
+        c["type"]: c for c in world.store.get(DEPLOYMENTS, "shop", "web")["status"]["conditions"]
+    }
     assert conditions["Available"]["status"] == "False"
     assert conditions["Progressing"]["status"] == "False"
 
 
 def test_pod_annotations_in_the_template_reach_every_pod():
     world = World()
-    world.store.create(DEPLOYMENTS, "shop", deployment_body(
-        replicas=2, annotations={"simcluster.io/crash-loop": "true"}))
+    world.store.create(
+        DEPLOYMENTS,
+        "shop",
+        deployment_body(replicas=2, annotations={"simcluster.io/crash-loop": "true"}),
+    )
     world.settle()
     world.run(10)
     restarts = [p["status"]["containerStatuses"][0]["restartCount"] for p in world.pods()]
@@ -236,10 +274,14 @@ def test_pod_annotations_in_the_template_reach_every_pod():
 
 
 def test_the_template_hash_is_stable_and_changes_with_the_template():
-    template = {"metadata": {"labels": {"app": "web"}},
-                "spec": {"containers": [{"name": "a", "image": "nginx:1"}]}}
-    same = {"spec": {"containers": [{"image": "nginx:1", "name": "a"}]},
-            "metadata": {"labels": {"app": "web"}}}
+    template = {
+        "metadata": {"labels": {"app": "web"}},
+        "spec": {"containers": [{"name": "a", "image": "nginx:1"}]},
+    }
+    same = {
+        "spec": {"containers": [{"image": "nginx:1", "name": "a"}]},
+        "metadata": {"labels": {"app": "web"}},
+    }
     assert pod_template_hash(template) == pod_template_hash(same)
     other = {**template, "spec": {"containers": [{"name": "a", "image": "nginx:2"}]}}
     assert pod_template_hash(template) != pod_template_hash(other)
@@ -250,6 +292,12 @@ def test_percentages_round_surge_up_and_unavailability_down():
     assert scaled_value("25%", 10, round_up=True) == 3
     assert scaled_value("25%", 10, round_up=False) == 2
     assert scaled_value(2, 10, round_up=True) == 2
-    assert fenceposts(deployment_body(replicas=3, strategy={
-        "type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": "10%"}})) == (
-        0, 1)
+    assert fenceposts(
+        deployment_body(
+            replicas=3,
+            strategy={
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxSurge": 0, "maxUnavailable": "10%"},
+            },
+        )
+    ) == (0, 1)

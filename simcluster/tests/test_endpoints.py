@@ -29,14 +29,25 @@ def test_endpoints_and_the_slice_follow_pod_readiness():
     pod = world.pod("a")
     [subset] = endpoints(world)["subsets"]
     assert "addresses" not in subset
-    assert subset["notReadyAddresses"] == [{
-        "ip": pod["status"]["podIP"], "nodeName": pod["spec"]["nodeName"],
-        "targetRef": {"kind": "Pod", "namespace": "shop", "name": "a",
-                      "uid": pod["metadata"]["uid"]}}]
+    assert subset["notReadyAddresses"] == [
+        {
+            "ip": pod["status"]["podIP"],
+            "nodeName": pod["spec"]["nodeName"],
+            "targetRef": {
+                "kind": "Pod",
+                "namespace": "shop",
+                "name": "a",
+                "uid": pod["metadata"]["uid"],
+            },
+        }
+    ]
     assert subset["ports"] == [{"name": "http", "port": 8080, "protocol": "TCP"}]
     endpoint_slice = the_slice(world)
     assert endpoint_slice["endpoints"][0]["conditions"] == {
-        "ready": False, "serving": False, "terminating": False}
+        "ready": False,
+        "serving": False,
+        "terminating": False,
+    }
     world.run(5)
     [subset] = endpoints(world)["subsets"]
     assert [a["ip"] for a in subset["addresses"]] == [pod["status"]["podIP"]]
@@ -49,12 +60,19 @@ def test_endpoints_and_the_slice_follow_pod_readiness():
     assert meta["ownerReferences"][0]["uid"] == service["metadata"]["uid"]
     assert endpoint_slice["addressType"] == "IPv4"
     assert endpoint_slice["ports"] == [{"name": "http", "port": 8080, "protocol": "TCP"}]
-    assert endpoint_slice["endpoints"] == [{
-        "addresses": [pod["status"]["podIP"]],
-        "conditions": {"ready": True, "serving": True, "terminating": False},
-        "targetRef": {"kind": "Pod", "namespace": "shop", "name": "a",
-                      "uid": pod["metadata"]["uid"]},
-        "nodeName": pod["spec"]["nodeName"]}]
+    assert endpoint_slice["endpoints"] == [
+        {
+            "addresses": [pod["status"]["podIP"]],
+            "conditions": {"ready": True, "serving": True, "terminating": False},
+            "targetRef": {
+                "kind": "Pod",
+                "namespace": "shop",
+                "name": "a",
+                "uid": pod["metadata"]["uid"],
+            },
+            "nodeName": pod["spec"]["nodeName"],
+        }
+    ]
 
 
 def test_a_terminating_pod_leaves_the_endpoints_and_is_marked_terminating_in_the_slice():
@@ -77,8 +95,9 @@ def test_pods_without_an_ip_or_outside_the_selector_are_left_out():
     world = World()
     world.store.create(SERVICES, "shop", service_body(selector={"app": "web"}))
     world.store.create(PODS, "shop", pod_body("other", labels={"app": "db"}))
-    world.store.create(PODS, "shop", pod_body("late", annotations={
-        "simcluster.io/start-delay-ms": "60000"}))
+    world.store.create(
+        PODS, "shop", pod_body("late", annotations={"simcluster.io/start-delay-ms": "60000"})
+    )
     world.run(2)
     assert "subsets" not in endpoints(world)
     assert the_slice(world)["endpoints"] == []
@@ -87,8 +106,10 @@ def test_pods_without_an_ip_or_outside_the_selector_are_left_out():
 def test_a_service_without_a_selector_gets_no_endpoints_and_keeps_its_own():
     world = World()
     world.store.create(SERVICES, "shop", service_body(name="external"))
-    manual = {"metadata": {"name": "external"},
-              "subsets": [{"addresses": [{"ip": "192.0.2.10"}], "ports": [{"port": 80}]}]}
+    manual = {
+        "metadata": {"name": "external"},
+        "subsets": [{"addresses": [{"ip": "192.0.2.10"}], "ports": [{"port": 80}]}],
+    }
     world.store.create(ENDPOINTS, "shop", manual)
     world.store.create(PODS, "shop", pod_body("a"))
     world.settle()
@@ -105,8 +126,12 @@ def test_deleting_the_service_or_its_selector_removes_endpoints_and_slice():
     assert len(world.store.list(ENDPOINT_SLICES, "shop")[1]) == 2
     world.store.delete(SERVICES, "shop", "web")
     api = world.store.get(SERVICES, "shop", "api")
-    world.store.update(SERVICES, "shop", "api",
-                       {**api, "spec": {k: v for k, v in api["spec"].items() if k != "selector"}})
+    world.store.update(
+        SERVICES,
+        "shop",
+        "api",
+        {**api, "spec": {k: v for k, v in api["spec"].items() if k != "selector"}},
+    )
     world.settle()
     assert world.store.list(ENDPOINTS, "shop")[1] == []
     assert world.store.list(ENDPOINT_SLICES, "shop")[1] == []
@@ -125,11 +150,14 @@ def test_nothing_is_written_when_nothing_changed():
 
 def test_named_target_ports_resolve_per_pod_and_numbers_pass_through():
     service = service_body(selector={"app": "web"})
-    service["spec"]["ports"].append({"name": "metrics", "port": 9090, "targetPort": 9100,
-                                     "protocol": "TCP"})
+    service["spec"]["ports"].append(
+        {"name": "metrics", "port": 9090, "targetPort": 9100, "protocol": "TCP"}
+    )
     service["spec"]["ports"][0]["protocol"] = "TCP"
-    assert resolve_ports(service, pod_body("a")) == (("http", 8080, "TCP"),
-                                                      ("metrics", 9100, "TCP"))
+    assert resolve_ports(service, pod_body("a")) == (
+        ("http", 8080, "TCP"),
+        ("metrics", 9100, "TCP"),
+    )
     bare = {"spec": {"containers": [{"name": "a", "image": "b"}]}}
     assert resolve_ports(service, bare) == (("metrics", 9100, "TCP"),)
 

@@ -41,8 +41,10 @@ def test_the_same_seed_gives_the_same_names_and_addresses():
         world = World(seed=3)
         world.store.create(DEPLOYMENTS, "shop", deployment_body(replicas=3))
         world.settle()
-        return [(p["metadata"]["name"], p["status"]["podIP"], p["spec"]["nodeName"])
-                for p in world.pods()]
+        return [
+            (p["metadata"]["name"], p["status"]["podIP"], p["spec"]["nodeName"])
+            for p in world.pods()
+        ]
 
     assert names_and_ips() == names_and_ips()
 
@@ -77,8 +79,10 @@ def test_malformed_objects_never_break_the_store_writes_that_announce_them():
 async def test_run_keeps_stepping_after_a_failing_step_until_stopped():
     world = World(tick_s=0.001)
     # Annotations that are not a map make the kubelet raise on this pod's key.
-    poison = {"metadata": {"name": "a-poison", "annotations": "oops"},
-              "spec": {"containers": [{"name": "c", "image": "i"}]}}
+    poison = {
+        "metadata": {"name": "a-poison", "annotations": "oops"},
+        "spec": {"containers": [{"name": "c", "image": "i"}]},
+    }
     world.store.create(PODS, "shop", poison, validate=False)
     world.store.create(PODS, "shop", pod_body("b-good", annotations=INSTANT))
     stop = asyncio.Event()

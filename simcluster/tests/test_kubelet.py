@@ -17,7 +17,8 @@ def test_a_pod_created_directly_is_bound_then_pending_running_and_ready_on_its_d
     assert pod["status"]["phase"] == "Pending"
     assert pod["status"]["hostIP"] == NODES[pod["spec"]["nodeName"]]
     assert pod["status"]["containerStatuses"][0]["state"] == {
-        "waiting": {"reason": "ContainerCreating"}}
+        "waiting": {"reason": "ContainerCreating"}
+    }
     world.run(0.9)
     assert world.pod("p")["status"]["phase"] == "Pending"
     world.run(0.2)
@@ -35,11 +36,14 @@ def test_ready_pods_carry_every_field_the_official_client_requires():
     world.settle()
     pod = world.pod("p")
     status = pod["status"]["containerStatuses"][0]
-    assert set(status) >= {"name", "image", "imageID", "ready", "restartCount", "started",
-                           "state"}
+    assert set(status) >= {"name", "image", "imageID", "ready", "restartCount", "started", "state"}
     assert status["ready"] is True and status["started"] is True
     assert [c["type"] for c in pod["status"]["conditions"]] == [
-        "Initialized", "Ready", "ContainersReady", "PodScheduled"]
+        "Initialized",
+        "Ready",
+        "ContainersReady",
+        "PodScheduled",
+    ]
     typed = k8s.ApiClient().deserialize(json.dumps(pod), "V1Pod", "application/json")
     assert typed.status.container_statuses[0].state.running.started_at is not None
 
@@ -55,8 +59,9 @@ def test_every_running_pod_gets_its_own_ip():
 
 def test_a_crash_looping_pod_counts_restarts_and_is_never_ready():
     world = World(crash_interval_s=3.0)
-    world.store.create(PODS, "shop", pod_body("p", annotations={
-        **EXACT, "simcluster.io/crash-loop": "true"}))
+    world.store.create(
+        PODS, "shop", pod_body("p", annotations={**EXACT, "simcluster.io/crash-loop": "true"})
+    )
     world.run(1.5)
     assert world.pod("p")["status"]["containerStatuses"][0]["restartCount"] == 0
     world.run(9.5)
@@ -71,8 +76,9 @@ def test_a_crash_looping_pod_counts_restarts_and_is_never_ready():
 
 def test_settle_does_not_chase_a_crash_loop_forever():
     world = World()
-    world.store.create(PODS, "shop", pod_body("p", annotations={
-        "simcluster.io/crash-loop": "true"}))
+    world.store.create(
+        PODS, "shop", pod_body("p", annotations={"simcluster.io/crash-loop": "true"})
+    )
     world.settle()
     assert world.pod("p")["status"]["phase"] == "Running"
 
@@ -89,8 +95,9 @@ def test_a_failing_pod_ends_failed_and_stays():
 
 def test_a_never_ready_pod_runs_without_becoming_ready():
     world = World()
-    world.store.create(PODS, "shop", pod_body("p", annotations={
-        "simcluster.io/never-ready": "true"}))
+    world.store.create(
+        PODS, "shop", pod_body("p", annotations={"simcluster.io/never-ready": "true"})
+    )
     world.settle()
     world.run(10)
     pod = world.pod("p")

@@ -20,8 +20,10 @@ HTTPROUTES = type_named("httproutes", "gateway.networking.k8s.io")
 
 
 def pod(name: str = "web", **spec: object) -> dict:
-    return {"metadata": {"name": name},
-            "spec": {"containers": [{"name": "app", "image": "nginx:1.27"}], **spec}}
+    return {
+        "metadata": {"name": name},
+        "spec": {"containers": [{"name": "app", "image": "nginx:1.27"}], **spec},
+    }
 
 
 def deployment(**spec: object) -> dict:
@@ -29,16 +31,20 @@ def deployment(**spec: object) -> dict:
         "metadata": {"name": "web"},
         "spec": {
             "selector": {"matchLabels": {"app": "web"}},
-            "template": {"metadata": {"labels": {"app": "web"}},
-                         "spec": {"containers": [{"name": "app", "image": "nginx"}]}},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "app", "image": "nginx"}]},
+            },
             **spec,
         },
     }
 
 
 def service(name: str = "web", **spec: object) -> dict:
-    return {"metadata": {"name": name, "namespace": "default"},
-            "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}], **spec}}
+    return {
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}], **spec},
+    }
 
 
 def causes(rtype: ResourceType, obj: dict) -> list[dict]:
@@ -71,34 +77,50 @@ def test_a_pod_without_containers_is_invalid_with_the_apiservers_message():
         objects.validate_create(PODS, {"metadata": {"name": "web"}, "spec": {}})
     assert caught.value.message == 'Pod "web" is invalid: spec.containers: Required value'
     assert caught.value.details == {
-        "name": "web", "kind": "Pod",
-        "causes": [{"reason": "FieldValueRequired", "message": "Required value",
-                    "field": "spec.containers"}],
+        "name": "web",
+        "kind": "Pod",
+        "causes": [
+            {
+                "reason": "FieldValueRequired",
+                "message": "Required value",
+                "field": "spec.containers",
+            }
+        ],
     }
 
 
 def test_every_problem_is_reported_at_once():
-    body = {"metadata": {"name": "web", "labels": {"app": "bad value"}},
-            "spec": {"containers": [{}, {"name": "sidecar"}]}}
+    body = {
+        "metadata": {"name": "web", "labels": {"app": "bad value"}},
+        "spec": {"containers": [{}, {"name": "sidecar"}]},
+    }
     assert fields(PODS, body) == [
-        "metadata.labels", "spec.containers[0].name", "spec.containers[0].image",
+        "metadata.labels",
+        "spec.containers[0].name",
+        "spec.containers[0].image",
         "spec.containers[1].image",
     ]
 
 
 def test_duplicate_container_names_are_refused():
     body = pod(containers=[{"name": "app", "image": "a"}, {"name": "app", "image": "b"}])
-    assert causes(PODS, body) == [{"reason": "FieldValueDuplicate",
-                                   "message": 'Duplicate value: "app"',
-                                   "field": "spec.containers[1].name"}]
+    assert causes(PODS, body) == [
+        {
+            "reason": "FieldValueDuplicate",
+            "message": 'Duplicate value: "app"',
+            "field": "spec.containers[1].name",
+        }
+    ]
 
 
 def test_a_missing_name_asks_for_name_or_generate_name():
-    assert causes(LEASES, {"metadata": {}}) == [{
-        "reason": "FieldValueRequired",
-        "message": "Required value: name or generateName is required",
-        "field": "metadata.name",
-    }]
+    assert causes(LEASES, {"metadata": {}}) == [
+        {
+            "reason": "FieldValueRequired",
+            "message": "Required value: name or generateName is required",
+            "field": "metadata.name",
+        }
+    ]
 
 
 @pytest.mark.parametrize("name", ["Web", "web_1", "-web", "web.", "a" * 254])
@@ -133,9 +155,13 @@ def test_service_names_must_start_with_a_letter():
 
 def test_a_body_of_another_kind_is_refused_with_a_kind_cause():
     body = {"kind": "Service", "apiVersion": "v1", **pod()}
-    assert causes(PODS, body) == [{"reason": "FieldValueInvalid",
-                                   "message": 'Invalid value: "Service": must be Pod',
-                                   "field": "kind"}]
+    assert causes(PODS, body) == [
+        {
+            "reason": "FieldValueInvalid",
+            "message": 'Invalid value: "Service": must be Pod',
+            "field": "kind",
+        }
+    ]
 
 
 def test_a_body_with_another_api_version_is_refused():
@@ -144,8 +170,9 @@ def test_a_body_with_another_api_version_is_refused():
 
 
 def test_matching_kind_and_api_version_are_accepted():
-    objects.validate_create(DEPLOYMENTS, {"kind": "Deployment", "apiVersion": "apps/v1",
-                                          **deployment()})
+    objects.validate_create(
+        DEPLOYMENTS, {"kind": "Deployment", "apiVersion": "apps/v1", **deployment()}
+    )
 
 
 def test_prefixed_label_keys_and_empty_values_are_valid():
@@ -154,15 +181,18 @@ def test_prefixed_label_keys_and_empty_values_are_valid():
     objects.validate_create(PODS, body)
 
 
-@pytest.mark.parametrize("labels", [
-    {"app": "x" * 64},
-    {"app": "-web"},
-    {"a/b/c": "web"},
-    {"/app": "web"},
-    {"Example.com/app": "web"},
-    {"app": 1},
-    ["app=web"],
-])
+@pytest.mark.parametrize(
+    "labels",
+    [
+        {"app": "x" * 64},
+        {"app": "-web"},
+        {"a/b/c": "web"},
+        {"/app": "web"},
+        {"Example.com/app": "web"},
+        {"app": 1},
+        ["app=web"],
+    ],
+)
 def test_bad_labels_are_refused(labels):
     body = pod()
     body["metadata"]["labels"] = labels
@@ -195,19 +225,33 @@ def test_template_labels_must_match_the_selector():
     assert cause == {
         "reason": "FieldValueInvalid",
         "message": 'Invalid value: map[string]string{"app":"web"}: '
-                   "`selector` does not match template `labels`",
+        "`selector` does not match template `labels`",
         "field": "spec.template.metadata.labels",
     }
 
 
 def test_match_expressions_are_honoured_when_matching_the_template():
-    objects.validate_create(REPLICASETS, deployment(selector={"matchExpressions": [
-        {"key": "app", "operator": "In", "values": ["web", "api"]},
-        {"key": "canary", "operator": "DoesNotExist"},
-    ]}))
-    assert fields(REPLICASETS, deployment(selector={"matchExpressions": [
-        {"key": "app", "operator": "NotIn", "values": ["web"]},
-    ]})) == ["spec.template.metadata.labels"]
+    objects.validate_create(
+        REPLICASETS,
+        deployment(
+            selector={
+                "matchExpressions": [
+                    {"key": "app", "operator": "In", "values": ["web", "api"]},
+                    {"key": "canary", "operator": "DoesNotExist"},
+                ]
+            }
+        ),
+    )
+    assert fields(
+        REPLICASETS,
+        deployment(
+            selector={
+                "matchExpressions": [
+                    {"key": "app", "operator": "NotIn", "values": ["web"]},
+                ]
+            }
+        ),
+    ) == ["spec.template.metadata.labels"]
 
 
 def test_a_selector_with_an_unknown_operator_is_invalid():
@@ -227,31 +271,44 @@ def test_negative_replicas_are_invalid():
     objects.validate_create(REPLICASETS, deployment(replicas=0))
 
 
-@pytest.mark.parametrize(("port", "reason", "message"), [
-    ({}, "FieldValueRequired", "Required value"),
-    ({"port": 0}, "FieldValueRequired", "Required value"),
-    ({"port": 65536}, "FieldValueInvalid",
-     "Invalid value: 65536: must be between 1 and 65535, inclusive"),
-    ({"port": "80"}, "FieldValueInvalid",
-     'Invalid value: "80": must be between 1 and 65535, inclusive'),
-])
+@pytest.mark.parametrize(
+    ("port", "reason", "message"),
+    [
+        ({}, "FieldValueRequired", "Required value"),
+        ({"port": 0}, "FieldValueRequired", "Required value"),
+        (
+            {"port": 65536},
+            "FieldValueInvalid",
+            "Invalid value: 65536: must be between 1 and 65535, inclusive",
+        ),
+        (
+            {"port": "80"},
+            "FieldValueInvalid",
+            'Invalid value: "80": must be between 1 and 65535, inclusive',
+        ),
+    ],
+)
 def test_service_ports_need_a_port_number_in_range(port, reason, message):
     assert causes(SERVICES, service(ports=[port])) == [
-        {"reason": reason, "message": message, "field": "spec.ports[0].port"}]
+        {"reason": reason, "message": message, "field": "spec.ports[0].port"}
+    ]
 
 
 def test_several_service_ports_must_be_named():
     assert fields(SERVICES, service(ports=[{"port": 80, "name": "http"}, {"port": 443}])) == [
-        "spec.ports[1].name"]
+        "spec.ports[1].name"
+    ]
 
 
 def test_service_type_must_be_one_the_server_supports():
-    assert causes(SERVICES, service(type="Internal")) == [{
-        "reason": "FieldValueNotSupported",
-        "message": 'Unsupported value: "Internal": supported values: "ClusterIP", '
-                   '"ExternalName", "LoadBalancer", "NodePort"',
-        "field": "spec.type",
-    }]
+    assert causes(SERVICES, service(type="Internal")) == [
+        {
+            "reason": "FieldValueNotSupported",
+            "message": 'Unsupported value: "Internal": supported values: "ClusterIP", '
+            '"ExternalName", "LoadBalancer", "NodePort"',
+            "field": "spec.type",
+        }
+    ]
 
 
 def test_external_name_services_need_an_external_name():
@@ -270,16 +327,29 @@ def test_endpoint_slices_need_an_address_type():
 
 def test_ingress_backends_name_a_service_port_or_a_resource():
     path = {"path": "/", "pathType": "Prefix"}
-    body = {"metadata": {"name": "web"}, "spec": {
-        "defaultBackend": {"resource": {"apiGroup": "k8s.example.com", "kind": "Bucket",
-                                        "name": "static"}},
-        "rules": [{"http": {"paths": [
-            {**path, "backend": {"service": {"name": "web", "port": {"number": 80}}}},
-            {**path, "backend": {"service": {"name": "web"}}},
-            {**path, "backend": {}},
-            {**path, "backend": {"service": {"port": {"name": "http"}}}},
-        ]}}],
-    }}
+    body = {
+        "metadata": {"name": "web"},
+        "spec": {
+            "defaultBackend": {
+                "resource": {"apiGroup": "k8s.example.com", "kind": "Bucket", "name": "static"}
+            },
+            "rules": [
+                {
+                    "http": {
+                        "paths": [
+                            {
+                                **path,
+                                "backend": {"service": {"name": "web", "port": {"number": 80}}},
+                            },
+                            {**path, "backend": {"service": {"name": "web"}}},
+                            {**path, "backend": {}},
+                            {**path, "backend": {"service": {"port": {"name": "http"}}}},
+                        ]
+                    }
+                }
+            ],
+        },
+    }
     assert fields(INGRESSES, body) == [
         "spec.rules[0].http.paths[1].backend.service.port",
         "spec.rules[0].http.paths[2].backend",
@@ -306,14 +376,23 @@ def test_pods_get_the_apiservers_spec_defaults():
     body = pod(containers=[{"name": "app", "image": "nginx", "ports": [{"containerPort": 80}]}])
     objects.apply_defaults(PODS, body, Store())
     assert body["spec"] == {
-        "containers": [{
-            "name": "app", "image": "nginx", "ports": [{"containerPort": 80, "protocol": "TCP"}],
-            "imagePullPolicy": "Always", "terminationMessagePath": "/dev/termination-log",
-            "terminationMessagePolicy": "File", "resources": {},
-        }],
-        "restartPolicy": "Always", "terminationGracePeriodSeconds": 30,
-        "dnsPolicy": "ClusterFirst", "schedulerName": "default-scheduler",
-        "securityContext": {}, "enableServiceLinks": True,
+        "containers": [
+            {
+                "name": "app",
+                "image": "nginx",
+                "ports": [{"containerPort": 80, "protocol": "TCP"}],
+                "imagePullPolicy": "Always",
+                "terminationMessagePath": "/dev/termination-log",
+                "terminationMessagePolicy": "File",
+                "resources": {},
+            }
+        ],
+        "restartPolicy": "Always",
+        "terminationGracePeriodSeconds": 30,
+        "dnsPolicy": "ClusterFirst",
+        "schedulerName": "default-scheduler",
+        "securityContext": {},
+        "enableServiceLinks": True,
     }
 
 
@@ -326,14 +405,17 @@ def test_explicit_pod_settings_are_kept():
     assert body["spec"]["containers"][0]["imagePullPolicy"] == "Never"
 
 
-@pytest.mark.parametrize(("image", "policy"), [
-    ("nginx", "Always"),
-    ("nginx:latest", "Always"),
-    ("nginx:1.27", "IfNotPresent"),
-    ("localhost:5000/team/nginx", "Always"),
-    ("localhost:5000/team/nginx:1.0", "IfNotPresent"),
-    ("nginx@sha256:0123abcd", "IfNotPresent"),
-])
+@pytest.mark.parametrize(
+    ("image", "policy"),
+    [
+        ("nginx", "Always"),
+        ("nginx:latest", "Always"),
+        ("nginx:1.27", "IfNotPresent"),
+        ("localhost:5000/team/nginx", "Always"),
+        ("localhost:5000/team/nginx:1.0", "IfNotPresent"),
+        ("nginx@sha256:0123abcd", "IfNotPresent"),
+    ],
+)
 def test_image_pull_policy_follows_the_tag(image, policy):
     assert objects.image_pull_policy(image) == policy
 
@@ -343,8 +425,10 @@ def test_deployments_get_strategy_and_template_defaults():
     objects.apply_defaults(DEPLOYMENTS, body, Store())
     spec = body["spec"]
     assert spec["replicas"] == 1
-    assert spec["strategy"] == {"type": "RollingUpdate",
-                                "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}}
+    assert spec["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"},
+    }
     assert spec["revisionHistoryLimit"] == 10
     assert spec["progressDeadlineSeconds"] == 600
     assert spec["template"]["spec"]["restartPolicy"] == "Always"
@@ -369,8 +453,7 @@ def test_namespaces_get_the_kubernetes_finalizer_and_name_label():
     body = {"metadata": {"name": "team-a", "labels": {"owner": "ops"}}}
     objects.apply_defaults(NS, body, Store())
     assert body["spec"] == {"finalizers": ["kubernetes"]}
-    assert body["metadata"]["labels"] == {"owner": "ops",
-                                          "kubernetes.io/metadata.name": "team-a"}
+    assert body["metadata"]["labels"] == {"owner": "ops", "kubernetes.io/metadata.name": "team-a"}
 
 
 def test_services_get_a_cluster_ip_and_port_defaults():
@@ -379,16 +462,23 @@ def test_services_get_a_cluster_ip_and_port_defaults():
     spec = body["spec"]
     assert ipaddress.ip_address(spec["clusterIP"]) in ipaddress.ip_network("10.96.0.0/12")
     assert spec["clusterIPs"] == [spec["clusterIP"]]
-    assert spec["ports"] == [{"port": 80, "protocol": "TCP", "targetPort": 80},
-                             {"port": 53, "protocol": "UDP", "targetPort": "dns"}]
+    assert spec["ports"] == [
+        {"port": 80, "protocol": "TCP", "targetPort": 80},
+        {"port": 53, "protocol": "UDP", "targetPort": "dns"},
+    ]
     assert (spec["type"], spec["sessionAffinity"], spec["ipFamilies"]) == (
-        "ClusterIP", "None", ["IPv4"])
+        "ClusterIP",
+        "None",
+        ["IPv4"],
+    )
 
 
 def test_cluster_ips_are_unique_within_a_store():
     store = store_with_default_namespace()
-    ips = {store.create(SERVICES, "default", service(f"svc-{i}"))["spec"]["clusterIP"]
-           for i in range(300)}
+    ips = {
+        store.create(SERVICES, "default", service(f"svc-{i}"))["spec"]["clusterIP"]
+        for i in range(300)
+    }
     assert len(ips) == 300
 
 
@@ -425,8 +515,10 @@ def test_external_name_services_get_no_cluster_ip():
 
 
 def test_node_port_services_get_distinct_node_ports():
-    body = service(type="NodePort", ports=[{"name": "a", "port": 80},
-                                           {"name": "b", "port": 81, "nodePort": 30000}])
+    body = service(
+        type="NodePort",
+        ports=[{"name": "a", "port": 80}, {"name": "b", "port": 81, "nodePort": 30000}],
+    )
     objects.apply_defaults(SERVICES, body, Store())
     ports = [p["nodePort"] for p in body["spec"]["ports"]]
     assert ports[1] == 30000
@@ -463,14 +555,17 @@ def test_store_create_returns_the_defaulted_object():
 # -- status on create ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("rtype", "status"), [
-    (PODS, {"phase": "Pending", "qosClass": "BestEffort"}),
-    (DEPLOYMENTS, {}),
-    (REPLICASETS, {}),
-    (SERVICES, {"loadBalancer": {}}),
-    (INGRESSES, {"loadBalancer": {}}),
-    (NS, {"phase": "Active"}),
-])
+@pytest.mark.parametrize(
+    ("rtype", "status"),
+    [
+        (PODS, {"phase": "Pending", "qosClass": "BestEffort"}),
+        (DEPLOYMENTS, {}),
+        (REPLICASETS, {}),
+        (SERVICES, {"loadBalancer": {}}),
+        (INGRESSES, {"loadBalancer": {}}),
+        (NS, {"phase": "Active"}),
+    ],
+)
 def test_a_new_objects_status_is_the_servers_own(rtype, status):
     body = {**pod(), "status": {"phase": "Running", "replicas": 3}}
     objects.reset_status_on_create(rtype, body)
@@ -489,12 +584,17 @@ def test_types_without_a_status_subresource_keep_what_they_were_given():
     assert body["status"] == {"anything": True}
 
 
-@pytest.mark.parametrize(("resources", "qos"), [
-    ({}, "BestEffort"),
-    ({"requests": {"cpu": "100m"}}, "Burstable"),
-    ({"limits": {"cpu": "1", "memory": "1Gi"}}, "Guaranteed"),
-    ({"limits": {"cpu": "1", "memory": "1Gi"}, "requests": {"cpu": "500m"}}, "Burstable"),
-])
+@pytest.mark.parametrize(
+    ("resources", "qos"),
+    [
+        ({}, "BestEffort"),
+        ({"requests": {"cpu": "100m"}}, "Burstable"),
+        ({"limits": {"cpu": "1", "memory": "1Gi"}}, "Guaranteed"),
+        ({"limits": {"cpu": "1", "memory": "1Gi"}, "requests": {"cpu": "500m"}}, "Burstable"),
+    ],
+)
 def test_pod_qos_class_follows_requests_and_limits(resources, qos):
-    assert objects.qos_class({"containers": [{"name": "a", "image": "b",
-                                              "resources": resources}]}) == qos
+    assert (
+        objects.qos_class({"containers": [{"name": "a", "image": "b", "resources": resources}]})
+        == qos
+    )

@@ -13,16 +13,21 @@ def replica_set_body(replicas: int, annotations: dict[str, str] | None = None) -
     template_meta: dict = {"labels": {"app": "web"}}
     if annotations:
         template_meta["annotations"] = annotations
-    return {"metadata": {"name": "web"},
-            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": "web"}},
-                     "template": {"metadata": template_meta,
-                                  "spec": {"containers": [container()]}}}}
+    return {
+        "metadata": {"name": "web"},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {"metadata": template_meta, "spec": {"containers": [container()]}},
+        },
+    }
 
 
 def scale(world: World, replicas: int) -> None:
     current = world.store.get(REPLICA_SETS, "shop", "web")
-    world.store.update(REPLICA_SETS, "shop", "web",
-                       {**current, "spec": {**current["spec"], "replicas": replicas}})
+    world.store.update(
+        REPLICA_SETS, "shop", "web", {**current, "spec": {**current["spec"], "replicas": replicas}}
+    )
 
 
 def test_a_replica_set_creates_its_pods_with_template_labels_and_an_owner_reference():
@@ -36,24 +41,46 @@ def test_a_replica_set_creates_its_pods_with_template_labels_and_an_owner_refere
         assert pod["metadata"]["labels"] == {"app": "web"}
         [owner] = pod["metadata"]["ownerReferences"]
         assert (owner["kind"], owner["name"], owner["uid"], owner["controller"]) == (
-            "ReplicaSet", "web", rs["metadata"]["uid"], True)
+            "ReplicaSet",
+            "web",
+            rs["metadata"]["uid"],
+            True,
+        )
     status = world.store.get(REPLICA_SETS, "shop", "web")["status"]
-    assert status == {"replicas": 2, "fullyLabeledReplicas": 2, "readyReplicas": 2,
-                      "availableReplicas": 2, "observedGeneration": 1}
+    assert status == {
+        "replicas": 2,
+        "fullyLabeledReplicas": 2,
+        "readyReplicas": 2,
+        "availableReplicas": 2,
+        "observedGeneration": 1,
+    }
 
 
 def test_scaling_down_deletes_not_ready_pods_first():
     world = World()
     world.store.create(REPLICA_SETS, "shop", replica_set_body(2))
     world.settle()
-    world.store.create(PODS, "shop", {
-        "metadata": {"name": "slow", "labels": {"app": "web"},
-                     "annotations": {"simcluster.io/never-ready": "true"},
-                     "ownerReferences": [{
-                         "apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web",
-                         "uid": world.store.get(REPLICA_SETS, "shop", "web")["metadata"]["uid"],
-                         "controller": True}]},
-        "spec": {"containers": [container()]}})
+    world.store.create(
+        PODS,
+        "shop",
+        {
+            "metadata": {
+                "name": "slow",
+                "labels": {"app": "web"},
+                "annotations": {"simcluster.io/never-ready": "true"},
+                "ownerReferences": [
+                    {
+                        "apiVersion": "apps/v1",
+                        "kind": "ReplicaSet",
+                        "name": "web",
+                        "uid": world.store.get(REPLICA_SETS, "shop", "web")["metadata"]["uid"],
+                        "controller": True,
+                    }
+                ],
+            },
+            "spec": {"containers": [container()]},
+        },
+    )
     world.run(2)
     assert len([p for p in world.pods() if not is_terminating(p)]) == 2
     assert world.store.find(PODS, "shop", "slow") is None or is_terminating(world.pod("slow"))
@@ -75,8 +102,9 @@ def test_scaling_down_deletes_the_newest_of_equally_ready_pods():
 
 def test_failed_pods_are_replaced_after_a_back_off_and_only_a_few_are_kept():
     world = World(crash_interval_s=2.0)
-    world.store.create(REPLICA_SETS, "shop", replica_set_body(
-        1, annotations={"simcluster.io/fail": "true"}))
+    world.store.create(
+        REPLICA_SETS, "shop", replica_set_body(1, annotations={"simcluster.io/fail": "true"})
+    )
     world.run(3)
     phases = sorted(p["status"]["phase"] for p in world.pods())
     assert phases.count("Failed") in (1, 2)
@@ -88,8 +116,9 @@ def test_failed_pods_are_replaced_after_a_back_off_and_only_a_few_are_kept():
 
 def test_settle_returns_while_failed_pods_keep_being_replaced(caplog):
     world = World()
-    world.store.create(REPLICA_SETS, "shop", replica_set_body(
-        2, annotations={"simcluster.io/fail": "true"}))
+    world.store.create(
+        REPLICA_SETS, "shop", replica_set_body(2, annotations={"simcluster.io/fail": "true"})
+    )
     world.engine.settle(max_steps=200)
     assert "did not settle" not in caplog.text
     assert len(world.pods()) == 2

@@ -51,8 +51,11 @@ class Cluster:
 
     def selected_pods(self, namespace: str, service: str) -> list[Obj]:
         selector = self.get(SERVICES, namespace, service)["spec"]["selector"]
-        return [pod for pod in self.store.list(PODS, namespace)[1]
-                if selector.items() <= (pod["metadata"].get("labels") or {}).items()]
+        return [
+            pod
+            for pod in self.store.list(PODS, namespace)[1]
+            if selector.items() <= (pod["metadata"].get("labels") or {}).items()
+        ]
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +73,11 @@ def service_exists(cluster: Cluster, namespace: str, name: str) -> bool:
 def test_the_registry_names_the_empty_demo_large_and_churn_scenarios():
     assert sorted(SCENARIOS) == ["churn", "demo", "empty", "large"]
     assert {name: get_scenario(name).name for name in SCENARIOS} == {
-        "churn": "churn", "demo": "demo", "empty": "empty", "large": "large"}
+        "churn": "churn",
+        "demo": "demo",
+        "empty": "empty",
+        "large": "large",
+    }
 
 
 def test_an_unknown_scenario_is_refused_with_the_known_names():
@@ -81,27 +88,37 @@ def test_an_unknown_scenario_is_refused_with_the_known_names():
 def test_parameters_from_a_command_line_are_converted_to_their_types():
     scenario = get_scenario("churn", namespaces="5", pods="50", rate="12.5", ingress="no")
     assert (scenario.namespaces, scenario.pods, scenario.rate, scenario.ingress) == (
-        5, 50, 12.5, False)
+        5,
+        50,
+        12.5,
+        False,
+    )
     assert get_scenario("large", ingress="TRUE").ingress is True
 
 
 def test_an_unknown_parameter_is_refused_with_the_accepted_ones():
-    with pytest.raises(ValueError, match="unknown parameter nodes for scenario 'large' "
-                                         r"\(it accepts: ingress, namespaces, pods, services\)"):
+    with pytest.raises(
+        ValueError,
+        match="unknown parameter nodes for scenario 'large' "
+        r"\(it accepts: ingress, namespaces, pods, services\)",
+    ):
         get_scenario("large", nodes="3")
     with pytest.raises(ValueError, match="it accepts: no parameters"):
         get_scenario("empty", pods="1")
 
 
-@pytest.mark.parametrize(("params", "message"), [
-    ({"pods": "many"}, "parameter pods expects an integer, got 'many'"),
-    ({"pods": 2.5}, "parameter pods expects an integer, got 2.5"),
-    ({"rate": "fast"}, "parameter rate expects a number, got 'fast'"),
-    ({"ingress": "maybe"}, "parameter ingress expects true or false, got 'maybe'"),
-    ({"namespaces": "0"}, "namespaces must be at least 1"),
-    ({"rate": "0"}, "rate must be positive"),
-    ({"services": "0", "pods": "5"}, "pods need at least one service"),
-])
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"pods": "many"}, "parameter pods expects an integer, got 'many'"),
+        ({"pods": 2.5}, "parameter pods expects an integer, got 2.5"),
+        ({"rate": "fast"}, "parameter rate expects a number, got 'fast'"),
+        ({"ingress": "maybe"}, "parameter ingress expects true or false, got 'maybe'"),
+        ({"namespaces": "0"}, "namespaces must be at least 1"),
+        ({"rate": "0"}, "rate must be positive"),
+        ({"services": "0", "pods": "5"}, "pods need at least one service"),
+    ],
+)
 def test_malformed_or_out_of_range_parameters_are_refused(params, message):
     with pytest.raises(ValueError, match=message):
         get_scenario("churn", **params)
@@ -116,42 +133,67 @@ def test_counts_are_spread_evenly_with_the_remainder_first():
 # -- every scenario ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("name", "params"), [
-    ("empty", {}), ("demo", {}), ("large", SMALL), ("churn", SMALL),
-])
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [
+        ("empty", {}),
+        ("demo", {}),
+        ("large", SMALL),
+        ("churn", SMALL),
+    ],
+)
 def test_every_scenario_seeds_only_objects_the_api_server_accepts(name, params):
     cluster = Cluster(name, **params)
-    stored = [(rtype, obj) for rtype in cluster.store.registry.types()
-              for obj in cluster.store.list(rtype)[1]]
+    stored = [
+        (rtype, obj)
+        for rtype in cluster.store.registry.types()
+        for obj in cluster.store.list(rtype)[1]
+    ]
     assert stored
-    assert [(obj["kind"], obj["metadata"]["name"], objects.causes_for(rtype, obj))
-            for rtype, obj in stored if objects.causes_for(rtype, obj)] == []
+    assert [
+        (obj["kind"], obj["metadata"]["name"], objects.causes_for(rtype, obj))
+        for rtype, obj in stored
+        if objects.causes_for(rtype, obj)
+    ] == []
 
 
 def test_the_empty_scenario_holds_only_the_default_and_kube_system_namespaces():
     cluster = Cluster("empty")
     assert cluster.names(NAMESPACES) == ["default", "kube-system"]
-    assert all(cluster.store.list(rtype)[1] == []
-               for rtype in cluster.store.registry.types() if rtype != NAMESPACES)
+    assert all(
+        cluster.store.list(rtype)[1] == []
+        for rtype in cluster.store.registry.types()
+        if rtype != NAMESPACES
+    )
 
 
 # -- demo -------------------------------------------------------------------------------
 
 
 def test_the_demo_has_five_shop_namespaces_besides_default_and_kube_system(demo):
-    assert demo.names(NAMESPACES) == ["batch", "default", "kube-system", "observability",
-                                      "payments", "platform", "storefront"]
+    assert demo.names(NAMESPACES) == [
+        "batch",
+        "default",
+        "kube-system",
+        "observability",
+        "payments",
+        "platform",
+        "storefront",
+    ]
 
 
 def test_the_demo_storefront_has_an_ingress_and_an_httproute_in_front_of_frontend_and_api(demo):
     ingress = demo.get(INGRESSES, "storefront", "storefront")
-    assert [(p["path"], p["backend"]["service"]["name"])
-            for p in ingress["spec"]["rules"][0]["http"]["paths"]] == [("/", "frontend"),
-                                                                      ("/api", "api")]
+    assert [
+        (p["path"], p["backend"]["service"]["name"])
+        for p in ingress["spec"]["rules"][0]["http"]["paths"]
+    ] == [("/", "frontend"), ("/api", "api")]
     assert ingress["status"]["loadBalancer"]["ingress"] == [{"ip": "203.0.113.10"}]
     route = demo.get(HTTP_ROUTES, "storefront", "storefront")
     assert [ref["name"] for rule in route["spec"]["rules"] for ref in rule["backendRefs"]] == [
-        "api", "frontend"]
+        "api",
+        "frontend",
+    ]
     assert all(len(demo.selected_pods("storefront", name)) >= 2 for name in ("frontend", "api"))
 
 
@@ -208,13 +250,19 @@ def test_the_demo_observability_has_a_headless_and_a_selectorless_service(demo):
     headless = demo.get(SERVICES, "observability", "prometheus")
     assert headless["spec"]["clusterIP"] == "None"
     assert [p["metadata"]["name"] for p in demo.selected_pods("observability", "prometheus")] == [
-        "prometheus-0", "prometheus-1"]
+        "prometheus-0",
+        "prometheus-1",
+    ]
     selectorless = demo.get(SERVICES, "observability", "legacy-metrics")
     assert "selector" not in selectorless["spec"]
-    slices = [s for s in demo.store.list(ENDPOINT_SLICES, "observability")[1]
-              if s["metadata"]["labels"][SERVICE_NAME_LABEL] == "legacy-metrics"]
+    slices = [
+        s
+        for s in demo.store.list(ENDPOINT_SLICES, "observability")[1]
+        if s["metadata"]["labels"][SERVICE_NAME_LABEL] == "legacy-metrics"
+    ]
     assert [[e["addresses"] for e in s["endpoints"]] for s in slices] == [
-        [["10.240.0.21"], ["10.240.0.22"]]]
+        [["10.240.0.21"], ["10.240.0.22"]]
+    ]
 
 
 def test_the_demo_healthy_deployments_have_every_pod_running_and_ready(demo):
@@ -227,15 +275,24 @@ def test_the_demo_healthy_deployments_have_every_pod_running_and_ready(demo):
 
 def test_the_demo_annotates_some_objects_with_a_group_and_a_display_name(demo):
     frontend = demo.get(SERVICES, "storefront", "frontend")["metadata"]["annotations"]
-    assert frontend == {"constellation.io/group": "checkout",
-                        "constellation.io/display-name": "Web storefront"}
+    assert frontend == {
+        "constellation.io/group": "checkout",
+        "constellation.io/display-name": "Web storefront",
+    }
     storefront = demo.get(NAMESPACES, "", "storefront")["metadata"]
     assert storefront["annotations"] == {"constellation.io/display-name": "Storefront (prod)"}
-    grouped = {(s["metadata"]["namespace"], s["metadata"]["name"])
-               for s in demo.store.list(SERVICES)[1]
-               if "constellation.io/group" in (s["metadata"].get("annotations") or {})}
-    assert grouped == {("storefront", "frontend"), ("storefront", "api"),
-                       ("payments", "payments-api"), ("payments", "ledger"), ("platform", "auth")}
+    grouped = {
+        (s["metadata"]["namespace"], s["metadata"]["name"])
+        for s in demo.store.list(SERVICES)[1]
+        if "constellation.io/group" in (s["metadata"].get("annotations") or {})
+    }
+    assert grouped == {
+        ("storefront", "frontend"),
+        ("storefront", "api"),
+        ("payments", "payments-api"),
+        ("payments", "ledger"),
+        ("platform", "auth"),
+    }
 
 
 def test_the_demo_without_the_gateway_api_seeds_everything_but_the_routes():
@@ -248,11 +305,13 @@ def test_the_demo_driver_restarts_deployments_in_turn_and_flips_the_storefront_s
     cluster = Cluster("demo", rollout_interval="10", scale_interval="25")
     driver = cluster.scenario.driver(cluster.store, cluster.engine)
     cluster.run(35.0, tick=0.5, driver=driver)
-    restarted = {(d["metadata"]["namespace"], d["metadata"]["name"])
-                 for d in cluster.store.list(DEPLOYMENTS)[1]
-                 if RESTARTED_AT in (d["spec"]["template"]["metadata"].get("annotations") or {})}
+    restarted = {
+        (d["metadata"]["namespace"], d["metadata"]["name"])
+        for d in cluster.store.list(DEPLOYMENTS)[1]
+        if RESTARTED_AT in (d["spec"]["template"]["metadata"].get("annotations") or {})
+    }
     assert driver.rotation >= 2
-    assert restarted == set(ROTATION[:driver.rotation])
+    assert restarted == set(ROTATION[: driver.rotation])
     first = cluster.selected_pods(*ROTATION[0])
     assert all(RESTARTED_AT in p["metadata"]["annotations"] and is_ready(p) for p in first)
     assert cluster.get(DEPLOYMENTS, *SCALED)["spec"]["replicas"] == 5
@@ -264,18 +323,26 @@ def test_the_demo_driver_restarts_deployments_in_turn_and_flips_the_storefront_s
 
 def test_large_with_small_counts_settles_with_every_pod_ready():
     cluster = Cluster("large", **SMALL)
-    assert cluster.names(NAMESPACES) == ["default", "kube-system", "team-01", "team-02",
-                                         "team-03"]
+    assert cluster.names(NAMESPACES) == ["default", "kube-system", "team-01", "team-02", "team-03"]
     per_namespace = [len(cluster.names(SERVICES, ns)) for ns in ("team-01", "team-02", "team-03")]
     assert per_namespace == [3, 2, 2]
     assert sorted(d["spec"]["replicas"] for d in cluster.store.list(DEPLOYMENTS)[1]) == [
-        2, 3, 3, 3, 3, 3, 3]
+        2,
+        3,
+        3,
+        3,
+        3,
+        3,
+        3,
+    ]
     pods = cluster.store.list(PODS)[1]
     assert len(pods) == 20
     assert all(p["status"]["phase"] == "Running" and is_ready(p) for p in pods)
     assert cluster.names(INGRESSES) == ["team-01", "team-02", "team-03"]
-    assert [p["path"] for p in cluster.get(INGRESSES, "team-02", "team-02")["spec"]["rules"][0]
-            ["http"]["paths"]] == ["/app-01", "/app-02"]
+    assert [
+        p["path"]
+        for p in cluster.get(INGRESSES, "team-02", "team-02")["spec"]["rules"][0]["http"]["paths"]
+    ] == ["/app-01", "/app-02"]
 
 
 def test_large_without_ingress_has_services_only():
@@ -288,8 +355,9 @@ def test_the_churn_driver_holds_the_target_rate_of_pod_events():
     cluster = Cluster("churn", namespaces="2", services="8", pods="40", rate="120")
     driver = cluster.scenario.driver(cluster.store, cluster.engine)
     stamps: list[float] = []
-    cluster.store.add_listener(lambda e: stamps.append(cluster.clock.now) if e.rtype == PODS
-                               else None)
+    cluster.store.add_listener(
+        lambda e: stamps.append(cluster.clock.now) if e.rtype == PODS else None
+    )
     start = cluster.clock.now
     cluster.run(8.0, driver=driver)
     measured = [s for s in stamps if s > start + 3.0]
@@ -313,8 +381,14 @@ def test_a_closed_churn_driver_stops_counting_pod_events():
     driver = cluster.scenario.driver(cluster.store, cluster.engine)
     assert isinstance(driver, ChurnDriver)
     driver.close()
-    cluster.store.create(PODS, "team-01", {"metadata": {"name": "extra"}, "spec": {
-        "containers": [{"name": "app", "image": "nginx:1.27"}]}})
+    cluster.store.create(
+        PODS,
+        "team-01",
+        {
+            "metadata": {"name": "extra"},
+            "spec": {"containers": [{"name": "app", "image": "nginx:1.27"}]},
+        },
+    )
     assert driver.observed_rate(cluster.clock.now) == 0.0
 
 

@@ -11,28 +11,31 @@ from simcluster.selectors import (
 WEB = {"app": "web", "tier": "front", "app.kubernetes.io/name": "shop", "replicas": "3"}
 
 
-@pytest.mark.parametrize(("selector", "expected"), [
-    ("app=web", True),
-    ("app=db", False),
-    ("app==web", True),
-    ("app==db", False),
-    ("app!=db", True),
-    ("app!=web", False),
-    ("app", True),
-    ("missing", False),
-    ("!missing", True),
-    ("!app", False),
-    ("app in (web,db)", True),
-    ("app in (db,cache)", False),
-    ("app notin (db,cache)", True),
-    ("app notin (web)", False),
-    ("replicas>2", True),
-    ("replicas<3", False),
-    ("tier>1", False),
-    ("app.kubernetes.io/name=shop", True),
-    ("app=web,tier=front", True),
-    ("app=web,tier=back", False),
-])
+@pytest.mark.parametrize(
+    ("selector", "expected"),
+    [
+        ("app=web", True),
+        ("app=db", False),
+        ("app==web", True),
+        ("app==db", False),
+        ("app!=db", True),
+        ("app!=web", False),
+        ("app", True),
+        ("missing", False),
+        ("!missing", True),
+        ("!app", False),
+        ("app in (web,db)", True),
+        ("app in (db,cache)", False),
+        ("app notin (db,cache)", True),
+        ("app notin (web)", False),
+        ("replicas>2", True),
+        ("replicas<3", False),
+        ("tier>1", False),
+        ("app.kubernetes.io/name=shop", True),
+        ("app=web,tier=front", True),
+        ("app=web,tier=back", False),
+    ],
+)
 def test_each_label_operator_matches_like_kubernetes(selector: str, expected: bool) -> None:
     assert parse_label_selector(selector).matches(WEB) is expected
 
@@ -77,28 +80,32 @@ def test_no_labels_fail_positive_requirements() -> None:
     assert parse_label_selector("app!=web").matches(None)
 
 
-@pytest.mark.parametrize(("selector", "message"), [
-    ("app web", "unable to parse requirement: found 'web', expected: in, notin, =, ==, !="),
-    ("app=web tier", "found 'tier', expected: ',' or 'end of string'"),
-    ("app=web,", "found '', expected: identifier after ','"),
-    (",app", "found ',', expected: !, identifier, or 'end of string'"),
-    ("!", "unable to parse requirement: found '', expected: identifier"),
-    ("app in web", "unable to parse requirement: found 'web' expected: '('"),
-    ("app in (web db)", "unable to parse requirement: found 'db', expected: ',' or ')'"),
-    ("app in (web", "unable to parse requirement: found '', expected: ',' or ')'"),
-    ("app in (,=", "unable to parse requirement: found '=', expected: ',', ')' or identifier"),
-    ("app=(web)", "unable to parse requirement: found '(', expected: identifier"),
-    ("!app=web", "found '=', expected: ',' or 'end of string'"),
-    ("app=a=b", "found '=', expected: ',' or 'end of string'"),
-    ("-app=web", 'unable to parse requirement: <nil>: Invalid value: "-app": name part must'),
-    ("a/b/c=d", 'unable to parse requirement: <nil>: Invalid value: "a/b/c": a qualified name'),
-    ("Bad_Prefix/app=x", "prefix part a lowercase RFC 1123 subdomain"),
-    ("app=we$b", 'unable to parse requirement: values[0][app]: Invalid value: "we$b"'),
-    ("app=" + "x" * 64, "must be no more than 63 characters"),
-    ("replicas>many", "the value must be an integer"),
-])
+@pytest.mark.parametrize(
+    ("selector", "message"),
+    [
+        ("app web", "unable to parse requirement: found 'web', expected: in, notin, =, ==, !="),
+        ("app=web tier", "found 'tier', expected: ',' or 'end of string'"),
+        ("app=web,", "found '', expected: identifier after ','"),
+        (",app", "found ',', expected: !, identifier, or 'end of string'"),
+        ("!", "unable to parse requirement: found '', expected: identifier"),
+        ("app in web", "unable to parse requirement: found 'web' expected: '('"),
+        ("app in (web db)", "unable to parse requirement: found 'db', expected: ',' or ')'"),
+        ("app in (web", "unable to parse requirement: found '', expected: ',' or ')'"),
+        ("app in (,=", "unable to parse requirement: found '=', expected: ',', ')' or identifier"),
+        ("app=(web)", "unable to parse requirement: found '(', expected: identifier"),
+        ("!app=web", "found '=', expected: ',' or 'end of string'"),
+        ("app=a=b", "found '=', expected: ',' or 'end of string'"),
+        ("-app=web", 'unable to parse requirement: <nil>: Invalid value: "-app": name part must'),
+        ("a/b/c=d", 'unable to parse requirement: <nil>: Invalid value: "a/b/c": a qualified name'),
+        ("Bad_Prefix/app=x", "prefix part a lowercase RFC 1123 subdomain"),
+        ("app=we$b", 'unable to parse requirement: values[0][app]: Invalid value: "we$b"'),
+        ("app=" + "x" * 64, "must be no more than 63 characters"),
+        ("replicas>many", "the value must be an integer"),
+    ],
+)
 def test_malformed_label_selectors_are_refused_with_the_apiservers_message(
-        selector: str, message: str) -> None:
+    selector: str, message: str
+) -> None:
     with pytest.raises(SelectorError) as caught:
         parse_label_selector(selector)
     assert message in str(caught.value)
@@ -111,17 +118,20 @@ POD = {
 }
 
 
-@pytest.mark.parametrize(("selector", "expected"), [
-    ("metadata.name=web-1", True),
-    ("metadata.name==web-1", True),
-    ("metadata.name!=web-1", False),
-    ("metadata.namespace=shop", True),
-    ("metadata.namespace=other", False),
-    ("status.phase!=Succeeded,status.phase!=Failed", True),
-    ("spec.nodeName=node-a,metadata.name=web-1", True),
-    ("spec.nodeName=node-b,metadata.name=web-1", False),
-    ("", True),
-])
+@pytest.mark.parametrize(
+    ("selector", "expected"),
+    [
+        ("metadata.name=web-1", True),
+        ("metadata.name==web-1", True),
+        ("metadata.name!=web-1", False),
+        ("metadata.namespace=shop", True),
+        ("metadata.namespace=other", False),
+        ("status.phase!=Succeeded,status.phase!=Failed", True),
+        ("spec.nodeName=node-a,metadata.name=web-1", True),
+        ("spec.nodeName=node-b,metadata.name=web-1", False),
+        ("", True),
+    ],
+)
 def test_field_selectors_compare_values_at_dotted_paths(selector: str, expected: bool) -> None:
     assert parse_field_selector(selector).matches(POD) is expected
 
@@ -149,39 +159,52 @@ def test_field_selector_renders_booleans_like_go() -> None:
     assert parse_field_selector("spec.unschedulable=true").matches(node)
 
 
-@pytest.mark.parametrize(("selector", "message"), [
-    ("metadata.name", "invalid selector: 'metadata.name'; can't understand 'metadata.name'"),
-    ("=web", "invalid selector: '=web'; can't understand '=web'"),
-    ("metadata.name=a=b", "invalid field selector: unescaped character: ="),
-    (r"metadata.name=a\x", r"invalid field selector: invalid escape sequence: \x"),
-])
+@pytest.mark.parametrize(
+    ("selector", "message"),
+    [
+        ("metadata.name", "invalid selector: 'metadata.name'; can't understand 'metadata.name'"),
+        ("=web", "invalid selector: '=web'; can't understand '=web'"),
+        ("metadata.name=a=b", "invalid field selector: unescaped character: ="),
+        (r"metadata.name=a\x", r"invalid field selector: invalid escape sequence: \x"),
+    ],
+)
 def test_malformed_field_selectors_are_refused(selector: str, message: str) -> None:
     with pytest.raises(SelectorError, match="^" + message.replace("\\", "\\\\")):
         parse_field_selector(selector)
 
 
-@pytest.mark.parametrize(("selector", "expected"), [
-    ({"matchLabels": {"app": "web"}}, True),
-    ({"matchLabels": {"app": "web", "tier": "back"}}, False),
-    ({"matchExpressions": [{"key": "tier", "operator": "In", "values": ["front", "x"]}]}, True),
-    ({"matchExpressions": [{"key": "tier", "operator": "NotIn", "values": ["front"]}]}, False),
-    ({"matchExpressions": [{"key": "gone", "operator": "NotIn", "values": ["x"]}]}, True),
-    ({"matchExpressions": [{"key": "app", "operator": "Exists"}]}, True),
-    ({"matchExpressions": [{"key": "app", "operator": "DoesNotExist"}]}, False),
-    ({"matchLabels": {"app": "web"},
-      "matchExpressions": [{"key": "gone", "operator": "DoesNotExist"}]}, True),
-    ({}, True),
-    (None, True),
-])
+@pytest.mark.parametrize(
+    ("selector", "expected"),
+    [
+        ({"matchLabels": {"app": "web"}}, True),
+        ({"matchLabels": {"app": "web", "tier": "back"}}, False),
+        ({"matchExpressions": [{"key": "tier", "operator": "In", "values": ["front", "x"]}]}, True),
+        ({"matchExpressions": [{"key": "tier", "operator": "NotIn", "values": ["front"]}]}, False),
+        ({"matchExpressions": [{"key": "gone", "operator": "NotIn", "values": ["x"]}]}, True),
+        ({"matchExpressions": [{"key": "app", "operator": "Exists"}]}, True),
+        ({"matchExpressions": [{"key": "app", "operator": "DoesNotExist"}]}, False),
+        (
+            {
+                "matchLabels": {"app": "web"},
+                "matchExpressions": [{"key": "gone", "operator": "DoesNotExist"}],
+            },
+            True,
+        ),
+        ({}, True),
+        (None, True),
+    ],
+)
 def test_object_selectors_combine_match_labels_and_expressions(
-        selector: dict | None, expected: bool) -> None:
+    selector: dict | None, expected: bool
+) -> None:
     assert selector_object_matches(selector, WEB) is expected
 
 
 def test_object_selector_with_an_unknown_operator_is_an_error() -> None:
     with pytest.raises(SelectorError, match='"Like" is not a valid label selector operator'):
         selector_object_matches(
-            {"matchExpressions": [{"key": "app", "operator": "Like", "values": ["w"]}]}, WEB)
+            {"matchExpressions": [{"key": "app", "operator": "Like", "values": ["w"]}]}, WEB
+        )
 
 
 def test_object_selector_in_without_values_is_an_error() -> None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 
-import orjson
-
 from watchers.tests.world import node_ids, watching
 
 POD = {"spec": {"containers": [{"name": "a", "image": "nginx"}]}}
@@ -35,11 +33,7 @@ async def test_a_pod_created_in_simcluster_reaches_the_channel_layer_and_snapsho
 ):
     async with watching(empty_sim, fresh_redis_url, ["shop"]) as world:
         empty_sim.create("pods", pod("web-1", {"app": "web"}), "shop")
-        while True:
-            message = await world.receive()
-            if message["type"] == "state.message":
-                break
-        body = orjson.loads(message["text"])
+        message, body = await world.next_message()
         assert body["namespace"] == "shop" and message["ns_seq"] == body["ns_seq"] >= 1
         assert body["seq"] == message["seq"] and body["epoch"] == world.service.publisher.epoch
         snapshot = await world.until(
@@ -57,9 +51,8 @@ async def test_messages_number_each_namespace_without_gaps(empty_sim, fresh_redi
             )
         seen = []
         while len(seen) < 3:
-            message = await world.receive()
-            if message["type"] == "state.message":
-                seen.append(message["ns_seq"])
+            message, _ = await world.next_message()
+            seen.append(message["ns_seq"])
         assert seen == list(range(seen[0], seen[0] + 3))
 
 
@@ -73,9 +66,8 @@ async def test_a_deleted_namespace_sends_namespace_deleted_and_leaves_the_snapsh
         await world.until(lambda s: "gone" not in s.trees, "namespace removed")
         types = []
         while "NamespaceDeleted" not in types:
-            message = await world.receive()
-            if message["type"] == "state.message":
-                types.append(orjson.loads(message["text"])["type"])
+            _, body = await world.next_message()
+            types.append(body["type"])
 
 
 async def test_malformed_objects_are_skipped_with_a_warning_and_the_watcher_goes_on(
@@ -146,3 +138,30 @@ async def test_redis_down_for_ten_seconds_then_a_full_republish_under_a_new_epoc
         await world.until(
             lambda s: "Pod/shop/after" in node_ids(s.trees["shop"]), "publishing resumed"
         )
+
+
+async def test_redis_restarted_between_publishes_still_ends_in_a_new_epoch(
+    empty_sim, redis_process
+):
+    async with watching(empty_sim, redis_process.url, ["shop"]) as world:
+        first_epoch = (await world.snapshot()).epoch
+        redis_process.stop()
+        redis_process.start()  # back before the watcher noticed: an empty Redis
+        empty_sim.create("pods", pod("after-restart"), "shop")
+        await world.until(
+            lambda s: (
+                s.epoch not in ("", first_epoch)
+                and "Pod/shop/after-restart" in node_ids(s.trees.get("shop", {"id": ""}))
+            ),
+            "a full republish under a new epoch",
+            timeout=20,
+        )
+
+
+async def test_a_new_namespace_is_announced_on_the_cluster_group(empty_sim, fresh_redis_url):
+    async with watching(empty_sim, fresh_redis_url, []) as world:
+        empty_sim.create("namespaces", {"metadata": {"name": "fresh"}})
+        message, body = await world.next_message()
+        while message["namespace"] != "fresh":
+            message, body = await world.next_message()
+        assert body["type"] == "RelationshipUpdated"

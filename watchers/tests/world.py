@@ -9,6 +9,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import orjson
 from channels_redis.core import RedisChannelLayer
 
 from constellation import protocol
@@ -62,6 +63,7 @@ class WatcherWorld:
         self.stop = asyncio.Event()
         self.task: asyncio.Task | None = None
         self.channel = ""
+        self._pending: list[tuple[dict, dict]] = []
 
     async def start(self, namespaces: list[str]) -> None:
         self.channel = await self.layer.new_channel()
@@ -97,6 +99,20 @@ class WatcherWorld:
 
     async def receive(self, timeout: float = 10.0) -> dict:
         return await asyncio.wait_for(self.layer.receive(self.channel), timeout)
+
+    async def next_message(self, timeout: float = 10.0) -> tuple[dict, dict]:
+        """The next protocol message from a `state.messages` envelope: (item, decoded text)."""
+        while not self._pending:
+            envelope = await self.receive(timeout)
+            if envelope["type"] == "state.messages":
+                self._pending.extend(
+                    (
+                        {**item, "namespace": envelope["namespace"], "epoch": envelope["epoch"]},
+                        orjson.loads(item["text"]),
+                    )
+                    for item in envelope["messages"]
+                )
+        return self._pending.pop(0)
 
 
 @contextlib.asynccontextmanager

@@ -38,6 +38,11 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8001)
         parser.add_argument(
+            "--advertise-url",
+            help="server URL written into the kubeconfig (default: http://HOST:PORT), "
+            "e.g. http://simcluster:8001 when clients reach it by another name",
+        )
+        parser.add_argument(
             "--kubeconfig",
             default=".simcluster.kubeconfig",
             help="where to write the kubeconfig for this cluster",
@@ -73,7 +78,9 @@ class Command(BaseCommand):
                 f"simcluster could not start on {options['host']}:"
                 f"{options['port']}: {exc.__cause__ or exc}"
             ) from exc
-        kubeconfig = sim.write_kubeconfig(Path(options["kubeconfig"]).resolve())
+        kubeconfig = sim.write_kubeconfig(
+            Path(options["kubeconfig"]).resolve(), server=options["advertise_url"]
+        )
         self.stdout.write(
             f"simcluster is serving the '{options['scenario']}' scenario at {sim.url}\n"
             f"kubeconfig written to {kubeconfig}\n\n"

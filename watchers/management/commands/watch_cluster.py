@@ -17,6 +17,14 @@ from prometheus_client import start_http_server
 from constellation.snapshot import snapshot_store
 from watchers.config import load_watcher_config
 from watchers.kube.client import load_api_client
+from watchers.leader import (
+    DEFAULT_LEASE_NAME,
+    LeaderElector,
+    default_identity,
+    default_namespace,
+    run_with_leadership,
+)
+from watchers.lease import LeaseConfig
 from watchers.publish import Publisher
 from watchers.service import WatcherService
 
@@ -39,6 +47,23 @@ class Command(BaseCommand):
             default=settings.WATCHER_METRICS_PORT,
             help="serve Prometheus metrics on this port (0: off)",
         )
+        lease = parser.add_argument_group("leader election (for more than one watcher replica)")
+        lease.add_argument(
+            "--leader-elect",
+            action="store_true",
+            default=settings.WATCHER_LEADER_ELECT,
+            help="watch and publish only while holding a coordination.k8s.io Lease "
+            "(default: $CONSTELLATION_LEADER_ELECT, off)",
+        )
+        lease.add_argument("--lease-name", default=DEFAULT_LEASE_NAME)
+        lease.add_argument(
+            "--lease-namespace", help="default: the pod's namespace, else \"default\""
+        )
+        lease.add_argument("--identity", help="this replica's name (default: hostname-pid)")
+        defaults = LeaseConfig()
+        lease.add_argument("--lease-duration", type=float, default=defaults.lease_duration_s)
+        lease.add_argument("--renew-deadline", type=float, default=defaults.renew_deadline_s)
+        lease.add_argument("--retry-period", type=float, default=defaults.retry_period_s)
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -56,22 +81,46 @@ class Command(BaseCommand):
             api.configuration.host,
             "on" if settings.REDIS_URL else "off (in-memory: only useful embedded)",
         )
-        asyncio.run(self.watch(api))
+        elector = None
+        if options["leader_elect"]:
+            try:
+                timings = LeaseConfig(
+                    options["lease_duration"], options["renew_deadline"], options["retry_period"]
+                )
+            except ValueError as exc:
+                raise CommandError(str(exc)) from exc
+            elector = LeaderElector(
+                api,
+                name=options["lease_name"],
+                namespace=options["lease_namespace"] or default_namespace(),
+                identity=options["identity"] or default_identity(),
+                config=timings,
+            )
+        asyncio.run(self.watch(api, elector))
 
-    async def watch(self, api: Any) -> None:
+    async def watch(self, api: Any, elector: LeaderElector | None = None) -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         snapshots = snapshot_store(settings.REDIS_URL)
-        service = WatcherService(
-            api,
-            Publisher(snapshots, get_channel_layer()),
-            config=await load_watcher_config(),
-            config_source=load_watcher_config,
-        )
+        layer = get_channel_layer()
+
+        async def run_watcher(watcher_stop: asyncio.Event) -> None:
+            # A fresh service per leadership term, so each term publishes under a new epoch.
+            service = WatcherService(
+                api,
+                Publisher(snapshots, layer),
+                config=await load_watcher_config(),
+                config_source=load_watcher_config,
+            )
+            await service.run(watcher_stop)
+
         try:
-            await service.run(stop)
+            if elector is None:
+                await run_watcher(stop)
+            else:
+                await run_with_leadership(elector, run_watcher, stop)
         finally:
             await snapshots.close()
             api.close()

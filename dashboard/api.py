@@ -1,0 +1,193 @@
+"""The read-only REST API (DESIGN §7): the snapshot over HTTP for scripts and the polling client.
+
+`/api/state/` (and `/state`, the original project's path) answers with the same shape as the
+WebSocket's FullState plus `ns_seq`, so the browser's polling fallback feeds it to the reducer it
+uses for FullState and knows each namespace's position for when the socket returns:
+
+    {"type": "FullState", "epoch", "seq", "synced", "updated_at", "ns_seq": {ns: n},
+     "hierarchy": [namespace tree, … by name], "cluster": {…}}
+
+`/api/namespaces/<name>/` answers `{"namespace", "epoch", "seq", "ns_seq", "updated_at", "tree"}`.
+Both are 503 with `{"detail"}` until the watcher has written a snapshot.
+
+Trees are large (10,000 pods is megabytes), so the body is encoded once with orjson and returned
+as a plain HttpResponse: DRF's renderer would walk it again in Python. DRF still does
+authentication, permissions and content negotiation of errors.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from asgiref.sync import async_to_sync
+from django.http import HttpResponse
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.schemas.openapi import AutoSchema
+from rest_framework.views import APIView
+
+from constellation import protocol
+from constellation.snapshot import Snapshot
+from dashboard.snapshots import read_snapshot
+
+NO_SNAPSHOT = "No snapshot yet: the watcher has not published; retry shortly."
+RETRY_AFTER_S = "5"
+
+_OBJECT = {"type": "object", "additionalProperties": True}
+_STATE_SCHEMA = {
+    "type": "object",
+    "required": ["type", "epoch", "seq", "synced", "ns_seq", "hierarchy", "cluster"],
+    "properties": {
+        "type": {"type": "string", "enum": [protocol.FULL_STATE]},
+        "epoch": {"type": "string", "description": "Watcher run; a change means start over."},
+        "seq": {"type": "integer", "description": "Last global message number included."},
+        "synced": {"type": "boolean"},
+        "updated_at": {"type": "number", "description": "Unix time of the last write."},
+        "ns_seq": {"type": "object", "additionalProperties": {"type": "integer"}},
+        "hierarchy": {"type": "array", "items": _OBJECT, "description": "Namespace trees."},
+        "cluster": _OBJECT,
+    },
+}
+_NAMESPACE_SCHEMA = {
+    "type": "object",
+    "required": ["namespace", "epoch", "seq", "ns_seq", "tree"],
+    "properties": {
+        "namespace": {"type": "string"},
+        "epoch": {"type": "string"},
+        "seq": {"type": "integer"},
+        "ns_seq": {"type": "integer"},
+        "updated_at": {"type": "number"},
+        "tree": _OBJECT,
+    },
+}
+_DETAIL_SCHEMA = {"type": "object", "properties": {"detail": {"type": "string"}}}
+
+
+class SnapshotSchema(AutoSchema):
+    """OpenAPI for views that return hand-encoded JSON: DRF cannot see a serializer, so say it."""
+
+    def __init__(
+        self,
+        operation_id: str,
+        body: dict[str, Any],
+        parameters: list[dict[str, Any]] | None = None,
+        not_found: bool = False,
+    ) -> None:
+        super().__init__(tags=["state"])
+        self._operation_id = operation_id
+        self._body = body
+        self._parameters = parameters or []
+        self._not_found = not_found
+
+    def get_operation_id(self, path: str, method: str) -> str:
+        """Fixed ids: DRF's derivation would need the `inflection` package for list views."""
+        return self._operation_id
+
+    def get_filter_parameters(self, path: str, method: str) -> list[dict[str, Any]]:
+        return self._parameters
+
+    def get_responses(self, path: str, method: str) -> dict[str, Any]:
+        detail = {"content": {"application/json": {"schema": _DETAIL_SCHEMA}}}
+        responses: dict[str, Any] = {
+            "200": {
+                "description": "The snapshot.",
+                "content": {"application/json": {"schema": self._body}},
+            },
+            "401": {"description": "Not logged in (session or token).", **detail},
+            "503": {"description": "No snapshot yet.", **detail},
+        }
+        if self._not_found:
+            responses["404"] = {"description": "No such namespace in the snapshot.", **detail}
+        return responses
+
+
+def requested_namespaces(request: Request) -> list[str] | None:
+    """`?namespace=a&namespace=b` or `?namespace=a,b`; None when no filter is given."""
+    values = request.query_params.getlist("namespace")
+    if not values:
+        return None
+    names = [name.strip() for value in values for name in value.split(",")]
+    return list(dict.fromkeys(name for name in names if name))
+
+
+def state_body(snapshot: Snapshot) -> bytes:
+    """The FullState-shaped document for `snapshot`'s trees, encoded once."""
+    names = sorted(snapshot.trees)
+    return orjson.dumps(
+        {
+            "type": protocol.FULL_STATE,
+            "epoch": snapshot.epoch,
+            "seq": snapshot.seq,
+            "synced": snapshot.synced,
+            "updated_at": snapshot.updated_at,
+            "ns_seq": {name: snapshot.ns_seq.get(name, 0) for name in names},
+            "hierarchy": [snapshot.trees[name] for name in names],
+            "cluster": snapshot.cluster,
+        }
+    )
+
+
+def _json(body: bytes) -> HttpResponse:
+    response = HttpResponse(body, content_type="application/json")
+    # Live data: a cache in between would show a cluster that has moved on.
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _unavailable() -> Response:
+    return Response({"detail": NO_SNAPSHOT}, status=503, headers={"Retry-After": RETRY_AFTER_S})
+
+
+class StateView(APIView):
+    """Every namespace's tree (or those `?namespace=` names) with cluster status."""
+
+    schema = SnapshotSchema(
+        "getState",
+        _STATE_SCHEMA,
+        parameters=[
+            {
+                "name": "namespace",
+                "in": "query",
+                "required": False,
+                "description": "Only these namespaces; repeat the parameter or separate by commas.",
+                "schema": {"type": "array", "items": {"type": "string"}},
+                "style": "form",
+                "explode": True,
+            }
+        ],
+    )
+
+    def get(self, request: Request) -> HttpResponse:
+        """The snapshot as one FullState-shaped document."""
+        snapshot = async_to_sync(read_snapshot)(requested_namespaces(request))
+        if not snapshot.present:
+            return _unavailable()
+        return _json(state_body(snapshot))
+
+
+class NamespaceView(APIView):
+    """One namespace's tree; 404 when the snapshot does not hold it."""
+
+    schema = SnapshotSchema("getNamespace", _NAMESPACE_SCHEMA, not_found=True)
+
+    def get(self, request: Request, name: str) -> HttpResponse:
+        """The namespace's tree and its position in the message stream."""
+        snapshot = async_to_sync(read_snapshot)([name])
+        if not snapshot.present:
+            return _unavailable()
+        tree = snapshot.trees.get(name)
+        if tree is None:
+            return Response({"detail": f"No namespace {name!r} in the snapshot."}, status=404)
+        return _json(
+            orjson.dumps(
+                {
+                    "namespace": name,
+                    "epoch": snapshot.epoch,
+                    "seq": snapshot.seq,
+                    "ns_seq": snapshot.ns_seq.get(name, 0),
+                    "updated_at": snapshot.updated_at,
+                    "tree": tree,
+                }
+            )
+        )

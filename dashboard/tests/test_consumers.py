@@ -1,0 +1,702 @@
+"""`/ws/state/` through channels' WebsocketCommunicator, fed by the watcher's real Publisher.
+
+`Publisher` writes the snapshot and sends envelopes exactly as `watch_cluster` does; dropping a
+message is `publisher.layer = None` for one publish (snapshot written, nothing sent). The core
+cases run twice: in-memory layer and snapshot, and channels_redis with the Redis snapshot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import orjson
+import pytest
+import redis.asyncio as aioredis
+from channels.auth import AuthMiddlewareStack
+from channels.layers import get_channel_layer
+from channels.routing import URLRouter
+from channels.testing import WebsocketCommunicator
+from django.test import Client
+from django.urls import path
+
+from constellation import protocol
+from constellation.snapshot import (
+    InMemorySnapshotStore,
+    RedisSnapshotStore,
+    SnapshotStore,
+    SnapshotUpdate,
+    snapshot_store,
+)
+from dashboard import metrics, snapshots
+from dashboard.consumers import StateConsumer
+from watchers.pipeline import Flush
+from watchers.publish import Publisher
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ORIGIN = [(b"origin", b"http://localhost")]
+
+
+def pod(namespace: str, name: str) -> dict[str, Any]:
+    return {
+        "id": f"Pod/{namespace}/{name}",
+        "kind": "Pod",
+        "name": name,
+        "namespace": namespace,
+        "health": "ok",
+        "children": [],
+    }
+
+
+def tree(namespace: str, *pods: str) -> dict[str, Any]:
+    return {
+        "id": f"Namespace/{namespace}",
+        "kind": "Namespace",
+        "name": namespace,
+        "namespace": namespace,
+        "health": "Healthy",
+        "children": [pod(namespace, name) for name in pods],
+    }
+
+
+def app(**timings: Any) -> Any:
+    """The consumer behind the same auth stack as production, with test timings."""
+    settings = {"check_interval_s": 0.3, "retry_initial_s": 0.02, **timings}
+    return AuthMiddlewareStack(URLRouter([path("ws/state/", StateConsumer.as_asgi(**settings))]))
+
+
+class World:
+    """The snapshot store and a Publisher sharing this test's channel layer."""
+
+    def __init__(self, store: SnapshotStore) -> None:
+        self.store = store
+        self.layer = get_channel_layer()
+        self.publisher = Publisher(store, self.layer)
+        self.clients: list[WebsocketCommunicator] = []
+
+    async def start(self, *trees: dict[str, Any]) -> str:
+        return await self.publisher.start_epoch(
+            {t["name"]: t for t in trees}, {"synced": True, "ready": True}
+        )
+
+    async def publish(self, namespace: str, new_tree: dict | None, *messages: dict) -> None:
+        await self.publisher.publish([Flush(namespace, list(messages), new_tree)])
+
+    async def drop(self, namespace: str, new_tree: dict | None, *messages: dict) -> None:
+        """Publish with the messages lost on the way: the snapshot moves, clients hear nothing."""
+        self.publisher.layer = None
+        try:
+            await self.publish(namespace, new_tree, *messages)
+        finally:
+            self.publisher.layer = self.layer
+
+    async def connect(self, application: Any = None, headers: list | None = None) -> Any:
+        client = WebsocketCommunicator(application or app(), "/ws/state/", headers=headers)
+        connected, _ = await client.connect()
+        assert connected
+        self.clients.append(client)
+        return client
+
+    async def close(self) -> None:
+        for client in self.clients:
+            with contextlib.suppress(Exception):
+                await client.disconnect()
+
+
+async def receive(client: WebsocketCommunicator, timeout: float = 3.0) -> dict[str, Any]:
+    return orjson.loads(await client.receive_from(timeout))
+
+
+async def receive_until(client: WebsocketCommunicator, type_: str, timeout: float = 3.0) -> dict:
+    """The next message of `type_`, skipping others (e.g. heartbeat Pings), within `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        message = await receive(client, max(0.01, deadline - time.monotonic()))
+        if message["type"] == type_:
+            return message
+
+
+async def receive_close(client: WebsocketCommunicator, timeout: float = 3.0) -> int:
+    deadline = time.monotonic() + timeout
+    while True:
+        output = await client.receive_output(max(0.01, deadline - time.monotonic()))
+        if output["type"] == "websocket.close":
+            return output.get("code", 1000)
+
+
+async def exchange(client: WebsocketCommunicator, message: dict | str) -> dict[str, Any]:
+    await client.send_to(
+        text_data=message if isinstance(message, str) else orjson.dumps(message).decode()
+    )
+    return await receive(client)
+
+
+def counter(metric: Any) -> float:
+    return metric._value.get()
+
+
+@pytest.fixture
+async def memory_world(settings: Any) -> AsyncIterator[World]:
+    settings.REDIS_URL = None
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    settings.ALLOW_ANONYMOUS = True
+    store = snapshot_store(None)
+    assert isinstance(store, InMemorySnapshotStore)
+    built = World(store)
+    yield built
+    await built.close()
+
+
+@pytest.fixture
+async def redis_world(settings: Any, fresh_redis_url: str) -> AsyncIterator[World]:
+    settings.REDIS_URL = fresh_redis_url
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [fresh_redis_url]},
+        }
+    }
+    settings.ALLOW_ANONYMOUS = True
+    store = RedisSnapshotStore(fresh_redis_url)
+    built = World(store)
+    yield built
+    await built.close()
+    await store.close()
+    # The web's per-loop snapshot stores belong to this test's loop, which ends with it.
+    for web_store in list(snapshots._stores.values()):
+        with contextlib.suppress(Exception):
+            await web_store.close()
+    snapshots._stores.clear()
+
+
+@pytest.fixture(params=["memory", "redis"])
+def world(request: pytest.FixtureRequest) -> World:
+    """The core cases run against both backends."""
+    return request.getfixturevalue(f"{request.param}_world")
+
+
+@pytest.fixture
+def mem(memory_world: World) -> World:
+    return memory_world
+
+
+@pytest.fixture
+def session_headers(django_user_model: Any) -> Iterator[list]:
+    user = django_user_model.objects.create_user("viewer", password="not-used-here")
+    browser = Client()
+    browser.force_login(user)
+    yield [*ORIGIN, (b"cookie", f"sessionid={browser.cookies['sessionid'].value}".encode())]
+
+
+# -- connect and FullState -----------------------------------------------------------------
+
+
+async def test_connect_sends_full_state_of_every_namespace_sorted_by_name(world: World) -> None:
+    epoch = await world.start(tree("web", "a"), tree("api"))
+
+    client = await world.connect()
+    full = await receive(client)
+
+    assert full == {
+        "type": "FullState",
+        "seq": 0,
+        "epoch": epoch,
+        "hierarchy": [tree("api"), tree("web", "a")],
+        "cluster": {"synced": True, "ready": True},
+    }
+
+
+async def test_connect_before_the_watcher_started_sends_an_empty_unsynced_full_state(
+    mem: World,
+) -> None:
+    await mem.store.replace(SnapshotUpdate("", 0, synced=False))
+
+    client = await mem.connect()
+
+    assert await receive(client) == {
+        "type": "FullState",
+        "seq": 0,
+        "epoch": "",
+        "hierarchy": [],
+        "cluster": {"synced": False, "ready": False},
+    }
+
+
+async def test_the_project_asgi_application_serves_the_consumer(mem: World) -> None:
+    from constellation.asgi import application
+
+    await mem.start(tree("web"))
+
+    client = await mem.connect(application, headers=ORIGIN)
+
+    assert (await receive(client))["type"] == "FullState"
+
+
+# -- auth --------------------------------------------------------------------------------
+
+
+async def test_anonymous_users_are_refused_unless_anonymous_access_is_on(
+    mem: World, settings: Any
+) -> None:
+    settings.ALLOW_ANONYMOUS = False
+    refused_before = counter(metrics.REFUSED)
+    client = WebsocketCommunicator(app(), "/ws/state/")
+
+    connected, _ = await client.connect()
+
+    assert not connected
+    assert counter(metrics.REFUSED) == refused_before + 1
+
+
+async def test_anonymous_users_connect_when_anonymous_access_is_on(mem: World) -> None:
+    await mem.start(tree("web"))
+
+    client = await mem.connect()
+
+    assert (await receive(client))["type"] == "FullState"
+
+
+async def test_logged_in_users_connect_when_anonymous_access_is_off(
+    mem: World, settings: Any, session_headers: list
+) -> None:
+    settings.ALLOW_ANONYMOUS = False
+    await mem.start(tree("web"))
+
+    client = await mem.connect(headers=session_headers)
+
+    assert (await receive(client))["hierarchy"] == [tree("web")]
+
+
+# -- forwarding ----------------------------------------------------------------------------
+
+
+async def test_every_message_type_is_forwarded_as_the_watcher_encoded_it(world: World) -> None:
+    epoch = await world.start(tree("web", "a"))
+    client = await world.connect()
+    await receive(client)
+    messages = [
+        protocol.resource_deleted("web", "Pod/web/a", "Pod", "a"),
+        protocol.resource_added("web", "Namespace/web", pod("web", "b")),
+        protocol.resource_updated("web", {**pod("web", "b"), "health": "warn"}),
+        protocol.relationship_updated("web", tree("web", "b")),
+        protocol.namespace_summary_update("web", {"total": 1}, ["Pod/web/b"]),
+        protocol.high_churn_warning("web", ["Service/web/api"], 120.0),
+        protocol.namespace_deleted("web"),
+    ]
+
+    await world.publish("web", None, *messages)
+
+    received = [await receive(client) for _ in messages]
+    assert received == [
+        {**message, "seq": n, "epoch": epoch, "ns_seq": n}
+        for n, message in enumerate(messages, start=1)
+    ]
+
+
+async def test_messages_the_snapshot_already_held_are_dropped(world: World) -> None:
+    epoch = await world.start(tree("web"))
+    await world.publish(
+        "web", tree("web", "a"), protocol.relationship_updated("web", tree("web", "a"))
+    )
+    client = await world.connect()
+    assert (await receive(client))["hierarchy"] == [tree("web", "a")]
+    stale = protocol.encode({"type": "RelationshipUpdated", "namespace": "web", "ns_seq": 1})
+
+    await world.layer.group_send(
+        protocol.namespace_group("web"),
+        {
+            "type": "state.message",
+            "text": stale,
+            "seq": 1,
+            "epoch": epoch,
+            "namespace": "web",
+            "ns_seq": 1,
+        },
+    )
+    await world.publish(
+        "web", tree("web"), protocol.resource_deleted("web", "Pod/web/a", "Pod", "a")
+    )
+
+    assert (await receive(client))["ns_seq"] == 2
+
+
+# -- gaps and epochs -----------------------------------------------------------------------
+
+
+async def test_an_ns_seq_gap_is_healed_with_the_namespace_from_the_snapshot(world: World) -> None:
+    epoch = await world.start(tree("web"))
+    client = await world.connect()
+    await receive(client)
+    healed_before = counter(metrics.GAPS_HEALED)
+    await world.drop(
+        "web", tree("web", "a"), protocol.resource_added("web", "Namespace/web", pod("web", "a"))
+    )
+
+    await world.publish(
+        "web",
+        tree("web", "a", "b"),
+        protocol.resource_added("web", "Namespace/web", pod("web", "b")),
+    )
+
+    assert await receive(client) == {
+        "type": "RelationshipUpdated",
+        "namespace": "web",
+        "hierarchy": [tree("web", "a", "b")],
+        "seq": 2,
+        "epoch": epoch,
+        "ns_seq": 2,
+    }
+    assert counter(metrics.GAPS_HEALED) == healed_before + 1
+    await world.publish(
+        "web", tree("web", "a"), protocol.resource_deleted("web", "Pod/web/b", "Pod", "b")
+    )
+    assert (await receive(client))["ns_seq"] == 3
+
+
+async def test_a_gap_over_a_deleted_namespace_is_healed_with_namespace_deleted(
+    mem: World,
+) -> None:
+    epoch = await mem.start(tree("web"), tree("old"))
+    client = await mem.connect()
+    await receive(client)
+    await mem.drop("old", None, protocol.namespace_deleted("old"))
+    late = protocol.encode({"type": "NamespaceDeleted", "namespace": "old", "ns_seq": 2})
+
+    await mem.layer.group_send(
+        protocol.namespace_group("old"),
+        {"type": "state.message", "text": late, "seq": 2, "epoch": epoch,
+         "namespace": "old", "ns_seq": 2},
+    )  # fmt: skip
+    await mem.store.apply(SnapshotUpdate(epoch, 2, removed=["old"], ns_seq={"old": 2}))
+
+    healed = await receive(client)
+    assert (healed["type"], healed["namespace"], healed["ns_seq"]) == ("NamespaceDeleted", "old", 2)
+
+
+async def test_a_lost_last_message_is_healed_by_the_periodic_check(mem: World) -> None:
+    await mem.start(tree("web"))
+    client = await mem.connect(app(check_interval_s=0.05))
+    await receive(client)
+
+    await mem.drop(
+        "web", tree("web", "a"), protocol.resource_added("web", "Namespace/web", pod("web", "a"))
+    )
+
+    healed = await receive_until(client, "RelationshipUpdated")
+    assert healed["hierarchy"] == [tree("web", "a")]
+    assert healed["ns_seq"] == 1
+
+
+async def test_a_gap_ahead_of_the_snapshot_is_healed_once_the_snapshot_catches_up(
+    mem: World,
+) -> None:
+    epoch = await mem.start(tree("web"))
+    client = await mem.connect()
+    await receive(client)
+    early = protocol.encode({"type": "ResourceAdded", "namespace": "web", "ns_seq": 2})
+
+    await mem.layer.group_send(
+        protocol.namespace_group("web"),
+        {
+            "type": "state.message",
+            "text": early,
+            "seq": 2,
+            "epoch": epoch,
+            "namespace": "web",
+            "ns_seq": 2,
+        },
+    )
+    await client.receive_nothing(0.1)
+    await mem.store.apply(SnapshotUpdate(epoch, 2, {"web": tree("web", "x")}, ns_seq={"web": 2}))
+
+    healed = await receive(client, timeout=1.0)
+    assert (healed["type"], healed["ns_seq"], healed["hierarchy"]) == (
+        "RelationshipUpdated",
+        2,
+        [tree("web", "x")],
+    )
+
+
+async def test_a_new_epoch_sends_full_state_from_the_new_snapshot(world: World) -> None:
+    await world.start(tree("web", "a"))
+    client = await world.connect()
+    await receive(client)
+
+    epoch = await world.start(tree("web", "b"), tree("api"))
+
+    full = await receive(client)
+    assert (full["type"], full["epoch"], full["hierarchy"]) == (
+        "FullState",
+        epoch,
+        [tree("api"), tree("web", "b")],
+    )
+    await world.publish(
+        "api", tree("api", "c"), protocol.resource_added("api", "Namespace/api", pod("api", "c"))
+    )
+    assert (await receive(client))["ns_seq"] == 1
+
+
+async def test_a_message_from_an_unseen_epoch_resyncs_and_old_epoch_messages_are_dropped(
+    mem: World,
+) -> None:
+    old_epoch = await mem.start(tree("web"))
+    client = await mem.connect()
+    await receive(client)
+    mem.publisher.layer = None  # the state.epoch announcement is lost
+    epoch = await mem.start(tree("web", "a"))
+    mem.publisher.layer = mem.layer
+
+    await mem.publish(
+        "web",
+        tree("web", "a", "b"),
+        protocol.resource_added("web", "Namespace/web", pod("web", "b")),
+    )
+    full = await receive(client)
+    stale = protocol.encode({"type": "ResourceAdded", "namespace": "web", "ns_seq": 9})
+    await mem.layer.group_send(
+        protocol.namespace_group("web"),
+        {
+            "type": "state.message",
+            "text": stale,
+            "seq": 9,
+            "epoch": old_epoch,
+            "namespace": "web",
+            "ns_seq": 9,
+        },
+    )
+
+    assert (full["type"], full["epoch"], full["hierarchy"]) == (
+        "FullState",
+        epoch,
+        [tree("web", "a", "b")],
+    )
+    await client.receive_nothing(0.1)
+
+
+async def test_a_namespace_created_after_connect_reaches_a_client_watching_everything(
+    mem: World,
+) -> None:
+    await mem.start(tree("web"))
+    client = await mem.connect(app(check_interval_s=0.05))
+    await receive(client)
+
+    await mem.publish(
+        "new", tree("new", "p"), protocol.relationship_updated("new", tree("new", "p"))
+    )
+
+    healed = await receive_until(client, "RelationshipUpdated")
+    assert (healed["namespace"], healed["hierarchy"]) == ("new", [tree("new", "p")])
+    await mem.publish("new", tree("new"), protocol.resource_deleted("new", "Pod/new/p", "Pod", "p"))
+    assert (await receive_until(client, "ResourceDeleted"))["ns_seq"] == 2
+
+
+async def test_a_deleted_namespace_is_forwarded_and_its_group_left(mem: World) -> None:
+    await mem.start(tree("web"), tree("old"))
+    client = await mem.connect()
+    await receive(client)
+
+    await mem.publish("old", None, protocol.namespace_deleted("old"))
+
+    assert (await receive(client))["type"] == "NamespaceDeleted"
+    members = mem.layer.groups.get(protocol.namespace_group("old"), {})
+    assert not members
+
+
+# -- client messages -----------------------------------------------------------------------
+
+
+async def test_ping_is_answered_with_pong(mem: World) -> None:
+    await mem.start(tree("web"))
+    client = await mem.connect()
+    await receive(client)
+
+    assert await exchange(client, {"type": "Ping"}) == {"type": "Pong"}
+
+
+async def test_resync_sends_full_state_again(world: World) -> None:
+    await world.start(tree("web"))
+    client = await world.connect()
+    await receive(client)
+    await world.drop(
+        "web", tree("web", "a"), protocol.resource_added("web", "Namespace/web", pod("web", "a"))
+    )
+
+    full = await exchange(client, {"type": "Resync"})
+
+    assert (full["type"], full["hierarchy"]) == ("FullState", [tree("web", "a")])
+
+
+async def test_subscribe_narrows_full_state_and_messages_to_the_chosen_namespaces(
+    world: World,
+) -> None:
+    await world.start(tree("web"), tree("api"), tree("db"))
+    client = await world.connect()
+    await receive(client)
+
+    full = await exchange(client, {"type": "Subscribe", "namespaces": ["api"]})
+    await world.publish(
+        "web", tree("web", "w"), protocol.relationship_updated("web", tree("web", "w"))
+    )
+    await world.publish(
+        "api", tree("api", "a"), protocol.relationship_updated("api", tree("api", "a"))
+    )
+
+    assert full["hierarchy"] == [tree("api")]
+    only = await receive(client)
+    assert (only["namespace"], only["ns_seq"]) == ("api", 1)
+    await client.receive_nothing(0.1)
+
+
+async def test_subscribe_to_star_returns_to_every_namespace(mem: World) -> None:
+    await mem.start(tree("web"), tree("api"))
+    client = await mem.connect()
+    await receive(client)
+    await exchange(client, {"type": "Subscribe", "namespaces": ["api"]})
+
+    full = await exchange(client, {"type": "Subscribe", "namespaces": "*"})
+    await mem.publish(
+        "web", tree("web", "w"), protocol.relationship_updated("web", tree("web", "w"))
+    )
+
+    assert [t["name"] for t in full["hierarchy"]] == ["api", "web"]
+    assert (await receive(client))["namespace"] == "web"
+
+
+# -- bad input -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        ("{nope", "bad_json"),
+        ("[1, 2, 3]", "bad_message"),
+        ('{"kind": "Ping"}', "bad_message"),
+        ('{"type": "Hello"}', "unknown_type"),
+        ('{"type": "Subscribe", "namespaces": "web"}', "bad_field"),
+        ('{"type": "Subscribe", "namespaces": [1, 2]}', "bad_field"),
+        ('{"type": "Subscribe", "namespaces": ["Not_A_Namespace"]}', "bad_field"),
+        ('{"type": "Subscribe", "namespaces": [' + ",".join(['"a"'] * 501) + "]}", "bad_field"),
+    ],
+)
+async def test_bad_frames_get_an_error_and_the_connection_keeps_working(
+    mem: World, frame: str, code: str
+) -> None:
+    await mem.start(tree("web"))
+    client = await mem.connect()
+    await receive(client)
+
+    error = await exchange(client, frame)
+
+    assert error["type"] == "Error"
+    assert error["code"] == code
+    assert isinstance(error["message"], str)
+    assert await exchange(client, {"type": "Ping"}) == {"type": "Pong"}
+
+
+async def test_binary_frames_get_an_error(mem: World) -> None:
+    await mem.start(tree("web"))
+    client = await mem.connect()
+    await receive(client)
+
+    await client.send_to(bytes_data=b"\x00\x01")
+
+    assert (await receive(client))["code"] == "binary_frame"
+    assert await exchange(client, {"type": "Ping"}) == {"type": "Pong"}
+
+
+async def test_an_oversized_frame_gets_an_error_and_close_1009_without_hurting_others(
+    mem: World,
+) -> None:
+    await mem.start(tree("web"))
+    bystander = await mem.connect()
+    await receive(bystander)
+    client = await mem.connect(app(max_frame_bytes=1024))
+    await receive(client)
+
+    await client.send_to(text_data='{"type": "Ping", "pad": "%s"}' % ("x" * 2000))
+
+    assert (await receive(client))["code"] == "too_large"
+    assert await receive_close(client) == 1009
+    await mem.publish(
+        "web", tree("web", "a"), protocol.relationship_updated("web", tree("web", "a"))
+    )
+    assert (await receive(bystander))["ns_seq"] == 1
+
+
+async def test_a_flood_gets_an_error_and_close_1008(mem: World) -> None:
+    await mem.start(tree("web"))
+    client = await mem.connect(app(flood_limit=5))
+    await receive(client)
+
+    for _ in range(5):
+        assert await exchange(client, {"type": "Ping"}) == {"type": "Pong"}
+    flooded = await exchange(client, {"type": "Ping"})
+
+    assert flooded["code"] == "rate_limited"
+    assert await receive_close(client) == 1008
+
+
+# -- heartbeat -----------------------------------------------------------------------------
+
+
+async def test_the_server_pings_on_its_interval(mem: World) -> None:
+    await mem.start(tree("web"))
+    client = await mem.connect(app(ping_interval_s=0.05))
+    await receive(client)
+
+    assert await receive(client) == {"type": "Ping"}
+    assert await receive(client) == {"type": "Ping"}
+
+
+async def test_a_silent_client_is_closed_after_the_idle_timeout(mem: World) -> None:
+    await mem.start(tree("web"))
+    client = await mem.connect(app(idle_timeout_s=0.2))
+    await receive(client)
+
+    assert await receive_close(client) == 1001
+
+
+async def test_any_client_frame_keeps_the_connection_alive(mem: World) -> None:
+    await mem.start(tree("web"))
+    client = await mem.connect(app(idle_timeout_s=0.3))
+    await receive(client)
+
+    for _ in range(4):
+        await asyncio.sleep(0.1)  # paced client traffic, the behaviour under test
+        await client.send_to(text_data='{"type": "Pong"}')
+    await client.receive_nothing(0.05)
+
+    assert await exchange(client, {"type": "Ping"}) == {"type": "Pong"}
+
+
+async def test_group_memberships_lost_with_redis_are_restored_by_the_heartbeat(
+    redis_world: World, fresh_redis_url: str
+) -> None:
+    await redis_world.start(tree("web"))
+    client = await redis_world.connect(app(regroup_interval_s=0.05))
+    await receive(client)
+    group_key = redis_world.layer._group_key(protocol.namespace_group("web"))
+    redis = aioredis.from_url(fresh_redis_url)
+    try:
+        await redis.delete(group_key)  # what a Redis restart does to group memberships
+        deadline = time.monotonic() + 3
+        while not await redis.zcard(group_key):
+            assert time.monotonic() < deadline, "the group was not re-added"
+            await asyncio.sleep(0.02)
+    finally:
+        await redis.aclose()
+
+    await redis_world.publish(
+        "web", tree("web", "a"), protocol.relationship_updated("web", tree("web", "a"))
+    )
+
+    assert (await receive(client))["ns_seq"] == 1
+
+
+def test_unknown_timing_names_are_refused() -> None:
+    with pytest.raises(TypeError):
+        StateConsumer(ping_interval=3)

@@ -1,0 +1,367 @@
+"""The whole product on real ports, for end-to-end and browser tests.
+
+`LiveStack` runs what a deployment runs, each as its own process where production has one:
+simcluster (in this process, so tests can change the cluster), Redis (`RedisProcess`, which
+tests may stop and start), `manage.py watch_cluster` and Daphne serving
+`constellation.asgi:application` (subprocesses, started with the environment an operator
+would set). Every part can be stopped and restarted on the same port, which is how tests
+check that clients converge after an outage.
+
+    with LiveStack(scenario="demo") as stack:
+        stack.url, stack.ws_url, stack.sim
+        stack.restart_web(); stack.restart_watcher(); stack.stop_redis(); stack.start_redis()
+
+Readiness is polled with deadlines (`/healthz` for the web, the snapshot for the watcher).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
+
+from constellation.snapshot import RedisSnapshotStore, Snapshot
+from simcluster.cluster import SimCluster
+from simcluster.engine import EngineConfig
+from simcluster.testing import FAST_ENGINE
+from tests.redis_server import RedisProcess, flush_db, free_port
+
+PROJECT = Path(__file__).resolve().parent.parent
+START_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 10.0
+T = TypeVar("T")
+
+
+def poll(condition: Callable[[], T], timeout: float, what: str, interval: float = 0.05) -> T:
+    """`condition()`'s first truthy value, or AssertionError naming `what` at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(interval)
+
+
+def read_snapshot(redis_url: str) -> Snapshot:
+    """The snapshot in Redis now (empty when Redis is unreachable)."""
+
+    async def read() -> Snapshot:
+        store = RedisSnapshotStore(redis_url)
+        try:
+            return await store.read()
+        finally:
+            await store.close()
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        running = False
+    else:
+        running = True
+    try:
+        if not running:
+            return asyncio.run(read())
+        # Called from an async test: asyncio.run needs a thread without a loop.
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, read()).result()
+    except Exception:  # noqa: BLE001 - "no snapshot" is the answer while Redis is down
+        return Snapshot()
+
+
+class Service:
+    """One subprocess with its log file; `start()` and `stop()` may alternate."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], log_dir: Path) -> None:
+        self.name = name
+        self.argv = argv
+        self.env = env
+        self.log_path = log_dir / f"{name}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def start(self) -> None:
+        if self.running:
+            return
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                self.argv, cwd=PROJECT, env=self.env, stdout=log, stderr=subprocess.STDOUT
+            )
+
+    def stop(self, timeout: float = STOP_TIMEOUT_S) -> None:
+        """SIGTERM (what Kubernetes sends), then SIGKILL after `timeout`."""
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def check_alive(self) -> None:
+        if self.process is not None and self.process.poll() is not None:
+            raise AssertionError(
+                f"{self.name} exited with {self.process.returncode}:\n{self.log_tail()}"
+            )
+
+    def log_tail(self, lines: int = 40) -> str:
+        if not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+class LiveStack:
+    """simcluster + Redis + watch_cluster + Daphne on free localhost ports."""
+
+    def __init__(
+        self,
+        scenario: str = "demo",
+        *,
+        redis: RedisProcess | str | None = None,
+        scenario_params: dict[str, Any] | None = None,
+        engine_config: EngineConfig = FAST_ENGINE,
+        drive: bool = False,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        """`redis`: a RedisProcess or URL to use (flushed first); by default the stack owns one.
+        `drive`: let the scenario keep changing the cluster (off: it changes only when told).
+        `env`: extra environment for the watcher and web processes."""
+        self.sim = SimCluster(scenario, scenario_params, engine_config=engine_config, drive=drive)
+        self._redis_given = redis
+        self.redis: RedisProcess | None = redis if isinstance(redis, RedisProcess) else None
+        self._owns_redis = redis is None
+        self.port = free_port()
+        self.watcher_metrics_port = free_port()
+        self._tmp = tempfile.TemporaryDirectory(prefix="constellation-stack-")
+        self.dir = Path(self._tmp.name)
+        self.kubeconfig = self.dir / "kubeconfig"
+        self.extra_env = dict(env or {})
+        self.web: Service | None = None
+        self.watcher: Service | None = None
+
+    # -- addresses -----------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """Base URL of the web process, e.g. http://127.0.0.1:PORT."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        """The live-state WebSocket."""
+        return f"ws://127.0.0.1:{self.port}/ws/state/"
+
+    @property
+    def redis_url(self) -> str:
+        if self.redis is not None:
+            return self.redis.url
+        assert isinstance(self._redis_given, str)
+        return self._redis_given
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> LiveStack:
+        """Start every part and return once the web answers and the watcher has published."""
+        try:
+            self._start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _start(self) -> None:
+        if self._owns_redis:
+            self.redis = RedisProcess()
+            self.redis.start()
+        elif self.redis is not None:
+            self.redis.start()
+            flush_db(self.redis.url)
+        else:
+            flush_db(self.redis_url)
+        self.sim.start()
+        self.sim.write_kubeconfig(self.kubeconfig)
+        env = self._environment()
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+            cwd=PROJECT, env=env, check=True, capture_output=True,
+        )  # fmt: skip
+        self.watcher = Service(
+            "watcher",
+            [
+                sys.executable, "manage.py", "watch_cluster",
+                "--kubeconfig", str(self.kubeconfig),
+                "--metrics-port", str(self.watcher_metrics_port),
+            ],
+            env,
+            self.dir,
+        )  # fmt: skip
+        self.web = Service(
+            "web",
+            [
+                sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
+                "constellation.asgi:application",
+            ],
+            env,
+            self.dir,
+        )  # fmt: skip
+        self.watcher.start()
+        self.web.start()
+        self.wait_web()
+        self.wait_published()
+
+    def _environment(self) -> dict[str, str]:
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("CONSTELLATION_", "DJANGO_", "DATABASE_URL", "REDIS_URL"))
+        }
+        env.update(
+            DJANGO_SETTINGS_MODULE="constellation.settings",
+            REDIS_URL=self.redis_url,
+            CONSTELLATION_ALLOW_ANONYMOUS="1",
+            DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
+            DATABASE_URL=f"sqlite:///{self.dir / 'db.sqlite3'}",
+            PYTHONUNBUFFERED="1",
+        )
+        env.update(self.extra_env)
+        return env
+
+    def close(self) -> None:
+        """Stop everything this stack started and delete its files."""
+        for service in (self.web, self.watcher):
+            if service is not None:
+                service.stop()
+        self.sim.stop()
+        if self._owns_redis and self.redis is not None:
+            self.redis.close()
+        self._tmp.cleanup()
+
+    def __enter__(self) -> LiveStack:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- parts -------------------------------------------------------------------------
+
+    def stop_web(self) -> None:
+        assert self.web is not None
+        self.web.stop()
+
+    def start_web(self) -> None:
+        """Start Daphne again on the same port and wait until it answers."""
+        assert self.web is not None
+        self.web.start()
+        self.wait_web()
+
+    def restart_web(self) -> None:
+        self.stop_web()
+        self.start_web()
+
+    def stop_watcher(self) -> None:
+        assert self.watcher is not None
+        self.watcher.stop()
+
+    def start_watcher(self) -> None:
+        """Start the watcher and wait until it has published a new epoch."""
+        assert self.watcher is not None
+        previous = self.snapshot().epoch
+        self.watcher.start()
+        self.wait_published(other_than=previous)
+
+    def restart_watcher(self) -> None:
+        self.stop_watcher()
+        self.start_watcher()
+
+    def stop_redis(self) -> None:
+        """Stop Redis (only a Redis the stack can restart: its own or a given RedisProcess)."""
+        if self.redis is None:
+            raise RuntimeError("this stack was given a Redis URL; pass a RedisProcess to stop it")
+        self.redis.stop()
+
+    def start_redis(self) -> None:
+        """Start Redis again on the same port (empty: persistence is off, as after a crash)."""
+        if self.redis is None:
+            raise RuntimeError("this stack was given a Redis URL; pass a RedisProcess to stop it")
+        self.redis.start()
+
+    # -- observation -------------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        """What the watcher last published (empty while Redis is down)."""
+        return read_snapshot(self.redis_url)
+
+    def http_get(self, path: str, timeout: float = 5.0) -> tuple[int, bytes]:
+        """GET `path` from the web process: (status, body); status 0 when nothing answers."""
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=timeout) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read()
+        except OSError:
+            return 0, b""
+
+    def watcher_metric(self, name: str) -> float:
+        """A sample of the watcher's Prometheus metrics (sum over labels; 0 if absent)."""
+        url = f"http://127.0.0.1:{self.watcher_metrics_port}/metrics"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                text = response.read().decode()
+        except OSError:
+            return 0.0
+        return sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith((name + " ", name + "{"))
+        )
+
+    def wait_web(self, timeout: float = START_TIMEOUT_S) -> None:
+        assert self.web is not None
+
+        def answers() -> bool:
+            self.web.check_alive()
+            return self.http_get("/healthz", timeout=1.0)[0] == 200
+
+        poll(answers, timeout, "the web process to answer /healthz")
+
+    def wait_published(self, other_than: str = "", timeout: float = START_TIMEOUT_S) -> Snapshot:
+        """The first synced snapshot whose epoch is not `other_than`."""
+        assert self.watcher is not None
+
+        def published() -> Snapshot | None:
+            self.watcher.check_alive()
+            snapshot = self.snapshot()
+            ready = snapshot.present and snapshot.synced and snapshot.epoch != other_than
+            return snapshot if ready else None
+
+        return poll(published, timeout, "the watcher to publish a snapshot")
+
+    def logs(self) -> str:
+        """The tail of each subprocess's log, for failure messages."""
+        return "\n".join(
+            f"--- {service.name} ---\n{service.log_tail()}"
+            for service in (self.watcher, self.web)
+            if service is not None
+        )

@@ -1,0 +1,434 @@
+"""The dashboard in real Chromium (Playwright) against the whole product on real ports.
+
+`tests.stack.LiveStack` runs simcluster, Redis, `watch_cluster` and Daphne; these tests drive
+Debian's /usr/bin/chromium (Playwright cannot download browsers here) and wait on page state
+with Playwright's `expect` deadlines, never sleeps. Without Chromium they skip, saying why.
+
+Screenshots of the demo go to `docs/` when CONSTELLATION_UPDATE_SCREENSHOTS=1 (so a normal test
+run does not rewrite tracked files), else to the test's temporary directory.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from constellation import protocol
+from tests.stack import LiveStack
+from watchers.diff import apply_messages, child_sort_key, diff_namespace
+
+CHROMIUM = "/usr/bin/chromium"
+if not Path(CHROMIUM).exists():
+    pytest.skip(
+        f"browser tests need Chromium at {CHROMIUM} (Debian: apt-get install chromium)",
+        allow_module_level=True,
+    )
+playwright_api = pytest.importorskip(
+    "playwright.sync_api", reason="browser tests need Playwright (requirements-dev.txt)"
+)
+expect = playwright_api.expect
+
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-component-update",
+    "--disable-sync",
+]
+XSS = "<img src=x onerror=alert(1)>"
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+# Convergence after an outage includes the client's backoff (1 s, 2 s, 4 s ... with jitter).
+OUTAGE_DEADLINE_MS = 45_000
+LIVE_DEADLINE_MS = 10_000
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[LiveStack]:
+    with LiveStack(scenario="demo") as live:
+        yield live
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with playwright_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+class Tab:
+    """One page plus what it saw: console errors, uncaught exceptions and dialogs."""
+
+    def __init__(self, page: Any, base_url: str) -> None:
+        self.page = page
+        self.base_url = base_url
+        self.errors: list[str] = []
+        self.dialogs: list[str] = []
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
+        page.on(
+            "console",
+            lambda message: message.type == "error" and self.errors.append(message.text),
+        )
+        page.on("dialog", self._dialog)
+
+    def _dialog(self, dialog: Any) -> None:
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    def open(self, path: str) -> Any:
+        self.page.goto(self.base_url + path)
+        self.expect_connection("connected")
+        return self.page
+
+    def expect_connection(self, state: str, timeout: float = LIVE_DEADLINE_MS) -> None:
+        expect(self.page.locator("#connection")).to_have_attribute(
+            "data-state", state, timeout=timeout
+        )
+
+    def node(self, node_id: str) -> Any:
+        """Every occurrence of a node on the page (a pod under two services is two)."""
+        return self.page.locator(f"[data-node-id={json.dumps(node_id)}]")
+
+
+@pytest.fixture
+def tab(browser: Any, stack: LiveStack) -> Iterator[Tab]:
+    context = browser.new_context(viewport={"width": 1440, "height": 1000})
+    opened = Tab(context.new_page(), stack.url)
+    yield opened
+    context.close()
+    # Forgiven: the browser reports a refused WebSocket while the server is down.
+    errors = [e for e in opened.errors if "WebSocket" not in e and "ERR_CONNECTION" not in e]
+    assert not errors, errors
+
+
+@pytest.fixture
+def pods(stack: LiveStack) -> Iterator[Callable[..., str]]:
+    """Create bare pods in simcluster; deleted again after the test."""
+    created: list[tuple[str, str]] = []
+
+    def create(namespace: str, name: str, labels: dict | None = None, **annotations: str) -> str:
+        body = {
+            "metadata": {"name": name, "labels": labels or {"app": "browser-probe"}},
+            "spec": {"containers": [{"name": "main", "image": "registry.example/probe:1"}]},
+        }
+        if annotations:
+            body["metadata"]["annotations"] = annotations
+        # Unvalidated: a label value Kubernetes would refuse still must render as text.
+        stack.sim.create("pods", body, namespace, validate=False)
+        created.append((namespace, name))
+        return f"Pod/{namespace}/{name}"
+
+    yield create
+    for namespace, name in created:
+        try:
+            stack.sim.delete("pods", namespace, name)
+        except Exception:  # noqa: BLE001 - a test may have deleted it already
+            continue
+
+
+def first_pod(stack: LiveStack, namespace: str, service: str) -> str:
+    tree = stack.snapshot().trees[namespace]
+    nodes = [tree]
+    while nodes:
+        node = nodes.pop()
+        if node["id"] == f"Service/{namespace}/{service}" and node["children"]:
+            return node["children"][0]["id"]
+        nodes.extend(node["children"])
+    raise AssertionError(f"no pod under {service} in {namespace}")
+
+
+def test_namespace_page_shows_the_tree_of_routes_services_and_pods(
+    tab: Tab, stack: LiveStack
+) -> None:
+    page = tab.open("/namespaces/storefront/")
+    route = page.locator('[id="node-HTTPRoute/storefront/storefront"]')
+    service = route.locator('[data-node-id="Service/storefront/api"]')
+    expect(route.locator(":scope > .card .badge")).to_have_text("Healthy")
+    expect(service.locator(":scope > .card .card__title")).to_have_text("api")
+    pod = first_pod(stack, "storefront", "api")
+    expect(service.locator(f"[data-node-id={json.dumps(pod)}]")).to_have_count(1)
+    expect(page.locator('[id="node-HTTPRoute/platform/status-page"]')).to_have_count(0)
+    page.goto(stack.url + "/namespaces/platform/")
+    missing = page.locator('[id="node-HTTPRoute/platform/status-page"] .ref--missing')
+    expect(missing).to_contain_text("missing")
+
+
+@pytest.mark.parametrize("path", ["/namespaces/storefront/", "/namespaces/platform/", "/groups/"])
+def test_the_live_client_renders_what_the_server_rendered(
+    browser: Any, tab: Tab, path: str
+) -> None:
+    """The templates and the browser's card builders must say the same thing."""
+    static = browser.new_context(java_script_enabled=False)
+    server_page = static.new_page()
+    server_page.goto(tab.base_url + path)
+    server_text = server_page.locator("main").inner_text()
+    static.close()
+    live = tab.open(path)
+    # Rendered by the client once the first FullState arrived (every card rebuilt).
+    live.wait_for_function("document.querySelectorAll('.is-entering').length === 0")
+    assert live.locator("main").inner_text() == server_text
+
+
+def test_a_pod_created_in_the_cluster_appears_without_reload_and_fades_when_deleted(
+    tab: Tab, stack: LiveStack, pods: Callable[..., str]
+) -> None:
+    page = tab.open("/namespaces/batch/")
+    page.evaluate("window.notReloaded = true")
+    pod_id = pods("batch", "live-probe")
+    expect(tab.node(pod_id)).to_have_count(1, timeout=LIVE_DEADLINE_MS)
+    expect(tab.node(pod_id).locator(".card__title")).to_have_text("live-probe")
+    stack.sim.delete("pods", "batch", "live-probe")
+    expect(tab.node(pod_id)).to_have_count(0, timeout=LIVE_DEADLINE_MS)
+    assert page.evaluate("window.notReloaded") is True
+
+
+def test_after_a_web_restart_the_page_reconnects_and_shows_what_changed_meanwhile(
+    tab: Tab, stack: LiveStack, pods: Callable[..., str]
+) -> None:
+    page = tab.open("/namespaces/batch/")
+    stack.stop_web()
+    tab.expect_connection("reconnecting")
+    expect(page.locator("#connection")).to_contain_text("Reconnecting")
+    pod_id = pods("batch", "born-offline")
+    stack.start_web()
+    tab.expect_connection("connected", timeout=OUTAGE_DEADLINE_MS)
+    expect(tab.node(pod_id)).to_have_count(1, timeout=LIVE_DEADLINE_MS)
+
+
+def test_when_websockets_keep_failing_the_page_polls_then_returns_to_them(
+    tab: Tab, pods: Callable[..., str]
+) -> None:
+    blocked = {"on": True}
+
+    def gate(ws: Any) -> None:
+        if blocked["on"]:
+            ws.close()
+        else:
+            ws.connect_to_server()
+
+    tab.page.route_web_socket("**/ws/state/", gate)
+    tab.page.goto(tab.base_url + "/namespaces/batch/")
+    tab.expect_connection("polling", timeout=OUTAGE_DEADLINE_MS)
+    expect(tab.page.locator("#connection")).to_contain_text("Polling")
+    pod_id = pods("batch", "seen-by-polling")
+    expect(tab.node(pod_id)).to_have_count(1, timeout=LIVE_DEADLINE_MS)
+    blocked["on"] = False
+    tab.expect_connection("connected", timeout=OUTAGE_DEADLINE_MS)
+
+
+def test_the_client_answers_pings_toasts_churn_and_resyncs_after_a_gap(
+    tab: Tab, stack: LiveStack
+) -> None:
+    """Frames injected between server and page through Playwright's WebSocket routing."""
+    sockets: list[Any] = []
+    from_page: list[dict] = []
+
+    def relay(ws: Any) -> None:
+        server = ws.connect_to_server()
+
+        def upstream(message: str | bytes) -> None:
+            from_page.append(json.loads(message))
+            server.send(message)
+
+        ws.on_message(upstream)
+        sockets.append(ws)
+
+    def page_sent(kind: str) -> None:
+        deadline = time.monotonic() + LIVE_DEADLINE_MS / 1000
+        # Playwright delivers route events while it waits, so wait in small steps.
+        while not any(m.get("type") == kind for m in from_page):
+            assert time.monotonic() < deadline, f"the page never sent {kind}: {from_page}"
+            tab.page.wait_for_timeout(50)
+
+    tab.page.route_web_socket("**/ws/state/", relay)
+    # A namespace no other test changes, so its true pod counts hold still.
+    page = tab.open("/namespaces/observability/")
+    real = page.locator("#ns-pods").inner_text()
+    assert {"type": "Subscribe", "namespaces": ["observability"]} in from_page
+
+    sockets[-1].send(json.dumps({"type": "Ping"}))
+    page_sent("Pong")
+
+    churn = {
+        "type": "HighChurnWarning",
+        "namespace": "observability",
+        "affected_services": ["jobs"],
+    }
+    sockets[-1].send(json.dumps({**churn, "churn_rate": 120.0}))
+    expect(page.locator(".toast")).to_contain_text("High churn in observability")
+    expect(page.locator(".toast")).to_contain_text("120 pod changes/min · jobs summarised")
+
+    summary = {
+        "type": "NamespaceSummaryUpdate",
+        "namespace": "observability",
+        "individual_pods": None,
+    }
+    wrong = {"total": 99, "ready": 98, "pending": 0, "terminating": 0, "failed": 0}
+    sockets[-1].send(json.dumps({**summary, "ns_seq": 10_000, "pod_summary": wrong}))
+    expect(page.locator("#ns-pods")).to_have_text("98/99 ready")
+    # ns_seq 10,001 never arrives: the client must not trust its copy and asks for the truth.
+    sockets[-1].send(json.dumps({**summary, "ns_seq": 10_002, "pod_summary": wrong}))
+    page_sent("Resync")
+    expect(page.locator("#ns-pods")).to_have_text(real)
+
+
+def test_cluster_text_with_markup_shows_as_text_and_runs_nothing(
+    tab: Tab, stack: LiveStack, pods: Callable[..., str]
+) -> None:
+    page = tab.open("/namespaces/batch/")
+    display = {"constellation.io/display-name": XSS}
+    pod_id = pods("batch", "xss-probe", labels={"note": XSS}, **display)
+    node = tab.node(pod_id)
+    expect(node.locator(".card__title")).to_have_text(XSS, timeout=LIVE_DEADLINE_MS)
+    expect(node.locator(".chip")).to_have_text(f"note={XSS}")
+    page.reload()  # now rendered by the server
+    tab.expect_connection("connected")
+    expect(node.locator(".card__title")).to_have_text(XSS)
+    expect(node.locator(".chip")).to_have_text(f"note={XSS}")
+    expect(page.locator("main img")).to_have_count(0)
+    assert tab.dialogs == []
+
+
+def test_a_deep_link_highlights_and_scrolls_to_its_node(tab: Tab, stack: LiveStack) -> None:
+    pod = first_pod(stack, "storefront", "cart")
+    tab.page.set_viewport_size({"width": 1200, "height": 600})
+    page = tab.open(f"/namespaces/storefront/#{pod}")
+    target = page.locator(f'[id="node-{pod}"]')
+    expect(target).to_have_class(re.compile(r"\bis-target\b"))
+    expect(target).to_be_in_viewport()
+    expect(page.locator(".is-target")).to_have_count(1)
+
+
+def test_the_overview_filters_live_and_keeps_the_filter_in_the_url(tab: Tab) -> None:
+    page = tab.open("/")
+    expect(page.locator(".tile")).to_have_count(7)
+    page.locator('select[name="health"]').select_option("Down")
+    expect(page.locator(".tile:not(.is-leaving)")).to_have_count(3)
+    assert "health=Down" in page.url
+    page.locator('input[name="name"]').fill("pay")
+    expect(page.locator(".tile:not(.is-leaving)")).to_have_count(1)
+    expect(page.locator("#result-count")).to_have_text("1 of 7 namespaces match")
+    page.reload()
+    expect(page.locator(".tile")).to_have_count(1)  # the server applied the URL's filter
+
+
+def _occurrences(tree: dict, node_id: str) -> Iterator[dict]:
+    nodes = [tree]
+    while nodes:
+        node = nodes.pop()
+        if node["id"] == node_id:
+            yield node
+        nodes.extend(node["children"])
+
+
+def _changed(tree: dict, change: Callable[[dict], None]) -> dict:
+    changed = copy.deepcopy(tree)
+    change(changed)
+    return changed
+
+
+def test_the_browser_reducer_applies_messages_exactly_like_the_reference(
+    tab: Tab, stack: LiveStack
+) -> None:
+    page = tab.open("/")
+    start = stack.snapshot().trees["storefront"]
+    api_pod = first_pod(stack, "storefront", "api")
+    cart = "Service/storefront/cart"
+
+    def drop_pod(tree: dict) -> None:
+        for node in _occurrences(tree, "Service/storefront/api"):
+            node["children"] = [c for c in node["children"] if c["id"] != api_pod]
+        tree["pod_summary"] = {**tree["pod_summary"], "total": tree["pod_summary"]["total"] - 1}
+
+    def add_pod(tree: dict) -> None:
+        for node in _occurrences(tree, cart):
+            template = copy.deepcopy(node["children"][0])
+            template.update(id="Pod/storefront/cart-new", name="cart-new", health="warn")
+            node["children"].insert(0, template)
+            node["children"].sort(key=lambda c: (c["name"], c["id"]))
+
+    def degrade(tree: dict) -> None:
+        for node in _occurrences(tree, cart):
+            node["health"] = "Degraded"
+
+    def restructure(tree: dict) -> None:
+        # The routes go; their services move up to the namespace: parents change, so the
+        # diff must send the whole namespace (RelationshipUpdated).
+        routed = {
+            s["id"]: s
+            for r in tree["children"]
+            if r["kind"] in ("HTTPRoute", "Ingress")
+            for s in r["children"]
+        }
+        kept = [c for c in tree["children"] if c["kind"] not in ("HTTPRoute", "Ingress")]
+        for service in routed.values():
+            service["relatives"] = []
+        tree["children"] = sorted([*kept, *routed.values()], key=child_sort_key)
+
+    steps = [start]
+    for change in (drop_pod, add_pod, degrade, restructure):
+        steps.append(_changed(steps[-1], change))
+    sequencer = protocol.Sequencer("epoch-x")
+    messages = [
+        sequencer.stamp(message)
+        for old, new in zip(steps, steps[1:], strict=False)
+        for message in diff_namespace("storefront", old, new)
+    ]
+    kinds = {m["type"] for m in messages}
+    assert {"ResourceDeleted", "ResourceAdded", "ResourceUpdated"} <= kinds
+    assert {"RelationshipUpdated", "NamespaceSummaryUpdate"} <= kinds
+    assert apply_messages(start, messages) == steps[-1]
+
+    script = """async ([start, messages]) => {
+        const { ClusterState } = await import('/static/dashboard/js/state.js');
+        const run = (list) => {
+            const state = new ClusterState('*');
+            state.apply({type: 'FullState', epoch: 'epoch-x', seq: 0,
+                         hierarchy: [structuredClone(start)], cluster: {}});
+            const actions = list.map((m) => state.apply(structuredClone(m)).action);
+            return {tree: state.trees.get('storefront') || null, actions};
+        };
+        const gap = run([messages[0], messages[2]]);
+        const epoch = run([{...messages[0], epoch: 'epoch-y'}]);
+        const twice = run([messages[0], messages[0]]);
+        return {all: run(messages), gap: gap.actions, epoch: epoch.actions, twice: twice.actions};
+    }"""
+    result = page.evaluate(script, [start, messages])
+    assert result["all"]["tree"] == steps[-1]
+    assert set(result["all"]["actions"]) == {"update"}
+    assert result["gap"] == ["update", "resync"]
+    assert result["epoch"] == ["resync"]
+    assert result["twice"] == ["update", "ignore"]
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_screenshots_of_the_demo(
+    browser: Any, stack: LiveStack, tmp_path: Path, scheme: str
+) -> None:
+    target = DOCS if os.environ.get("CONSTELLATION_UPDATE_SCREENSHOTS") == "1" else tmp_path
+    target.mkdir(exist_ok=True)
+    context = browser.new_context(
+        viewport={"width": 1440, "height": 960}, color_scheme=scheme, device_scale_factor=1
+    )
+    tab = Tab(context.new_page(), stack.url)
+    suffix = "" if scheme == "light" else "-dark"
+    for path, name in (("/", "overview"), ("/namespaces/storefront/", "namespace")):
+        page = tab.open(path)
+        page.wait_for_function("document.getAnimations().length <= 1")  # the live dot pulses
+        shot = target / f"{name}{suffix}.png"
+        page.screenshot(path=str(shot), full_page=name == "namespace")
+        assert shot.stat().st_size > 10_000
+    context.close()
+    assert not tab.errors, tab.errors

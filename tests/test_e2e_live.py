@@ -1,0 +1,187 @@
+"""End to end: simcluster → watch_cluster → Redis → Daphne → a real WebSocket client.
+
+The client keeps the picture the way the browser does (FullState replaces it, namespace
+messages go through the reference reducer `watchers.diff.apply_messages`) and answers Pings.
+Convergence means its trees equal the snapshot the watcher published, under the same epoch,
+with the pods the cluster changed present or gone. One stack serves the module.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import aiohttp
+import orjson
+import pytest
+
+from constellation import protocol
+from tests.stack import LiveStack, poll
+from watchers.diff import apply_messages
+
+PUBLISH_FAILURES = "constellation_watcher_publish_failures_total"
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[LiveStack]:
+    with LiveStack(scenario="demo") as live:
+        yield live
+
+
+def bare_pod(name: str) -> dict[str, Any]:
+    return {
+        "metadata": {"name": name, "labels": {"app": "e2e-probe"}},
+        "spec": {"containers": [{"name": "main", "image": "registry.example/probe:1"}]},
+    }
+
+
+def pod_ids(trees: dict[str, dict]) -> set[str]:
+    found: set[str] = set()
+    stack = list(trees.values())
+    while stack:
+        node = stack.pop()
+        if node["kind"] == "Pod":
+            found.add(node["id"])
+        stack.extend(node.get("children") or ())
+    return found
+
+
+class LiveClient:
+    """A WebSocket client holding the reduced picture, as the browser's reducer would."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.ws = ws
+        self.trees: dict[str, dict] = {}
+        self.epoch: str | None = None
+        self.received: list[str] = []
+
+    def apply(self, message: dict[str, Any]) -> None:
+        kind = message["type"]
+        self.received.append(kind)
+        if kind == protocol.FULL_STATE:
+            self.trees = {tree["name"]: tree for tree in message["hierarchy"]}
+            self.epoch = message["epoch"]
+        elif "namespace" in message:
+            namespace = message["namespace"]
+            tree = apply_messages(self.trees.get(namespace), [message])
+            if tree is None:
+                self.trees.pop(namespace, None)
+            else:
+                self.trees[namespace] = tree
+
+    async def read(self, timeout: float) -> bool:
+        """Apply the next frame if one arrives within `timeout`; False if none did."""
+        try:
+            frame = await self.ws.receive(timeout=timeout)
+        except TimeoutError:
+            return False
+        assert frame.type == aiohttp.WSMsgType.TEXT, f"connection ended: {frame!r}"
+        message = orjson.loads(frame.data)
+        if message["type"] == protocol.PING:
+            await self.ws.send_str(protocol.encode({"type": protocol.PONG}))
+        self.apply(message)
+        return True
+
+    async def until(
+        self, condition: Callable[[LiveClient], bool], timeout: float, what: str
+    ) -> float:
+        """Seconds until `condition(self)` held, reading frames meanwhile; fails at the deadline."""
+        started = time.monotonic()
+        while not condition(self):
+            if time.monotonic() - started > timeout:
+                raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+            await self.read(0.1)
+        return time.monotonic() - started
+
+
+def converged(stack: LiveStack, present: set[str], gone: set[str]) -> Callable[[LiveClient], bool]:
+    """The client equals the published snapshot and reflects the cluster's changes."""
+
+    def check(client: LiveClient) -> bool:
+        pods = pod_ids(client.trees)
+        if not present <= pods or pods & gone:
+            return False
+        snapshot = stack.snapshot()
+        return client.epoch == snapshot.epoch and client.trees == snapshot.trees
+
+    return check
+
+
+async def connect(session: aiohttp.ClientSession, stack: LiveStack) -> LiveClient:
+    ws = await session.ws_connect(stack.ws_url, origin=stack.url, heartbeat=None)
+    client = LiveClient(ws)
+    await client.until(lambda c: c.epoch is not None, 5, "FullState")
+    return client
+
+
+async def test_a_pod_created_in_simcluster_reaches_the_client_within_two_seconds(
+    stack: LiveStack,
+) -> None:
+    async with aiohttp.ClientSession() as session:
+        client = await connect(session, stack)
+        assert client.trees == stack.snapshot().trees
+
+        stack.sim.create("pods", bare_pod("e2e-fresh"), namespace="default")
+        elapsed = await client.until(
+            lambda c: "Pod/default/e2e-fresh" in pod_ids(c.trees), 5, "the new pod"
+        )
+
+        assert elapsed <= 2.0, f"the pod took {elapsed:.2f} s to reach the client"
+        await client.ws.close()
+
+
+async def test_the_client_converges_after_redis_stops_and_restarts(stack: LiveStack) -> None:
+    async with aiohttp.ClientSession() as session:
+        client = await connect(session, stack)
+        stack.sim.create("pods", bare_pod("e2e-old"), namespace="default")
+        await client.until(lambda c: "Pod/default/e2e-old" in pod_ids(c.trees), 5, "e2e-old")
+        failures = stack.watcher_metric(PUBLISH_FAILURES)
+
+        stack.stop_redis()
+        stack.sim.create("pods", bare_pod("e2e-outage"), namespace="default")
+        stack.sim.delete("pods", "default", "e2e-old")
+        # The watcher must notice the outage (else a quick restart looks like no outage to it).
+        poll(lambda: stack.watcher_metric(PUBLISH_FAILURES) > failures, 15, "a publish failure")
+        stack.start_redis()
+
+        await client.until(
+            converged(stack, {"Pod/default/e2e-outage"}, {"Pod/default/e2e-old"}),
+            25,
+            f"convergence after the Redis restart\n{stack.logs()}",
+        )
+        assert not client.ws.closed
+        await client.ws.close()
+
+
+async def test_the_client_converges_after_the_watcher_restarts(stack: LiveStack) -> None:
+    async with aiohttp.ClientSession() as session:
+        client = await connect(session, stack)
+        stack.sim.create("pods", bare_pod("e2e-before"), namespace="default")
+        await client.until(lambda c: "Pod/default/e2e-before" in pod_ids(c.trees), 5, "pod")
+        epoch = client.epoch
+
+        stack.stop_watcher()
+        stack.sim.create("pods", bare_pod("e2e-while-down"), namespace="default")
+        stack.sim.delete("pods", "default", "e2e-before")
+        stack.start_watcher()
+
+        await client.until(
+            converged(stack, {"Pod/default/e2e-while-down"}, {"Pod/default/e2e-before"}),
+            15,
+            f"convergence after the watcher restart\n{stack.logs()}",
+        )
+        assert client.epoch != epoch
+        await client.ws.close()
+
+
+async def test_a_restarted_web_process_serves_the_current_state_on_the_same_url(
+    stack: LiveStack,
+) -> None:
+    stack.restart_web()
+
+    async with aiohttp.ClientSession() as session:
+        client = await connect(session, stack)
+
+        assert client.trees == stack.snapshot().trees
+        await client.ws.close()
