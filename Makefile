@@ -3,18 +3,27 @@
 VENV ?= .venv
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 PYTEST_ARGS ?=
+HOST ?= 127.0.0.1
+PORT ?= 8000
 
-.PHONY: install test lint migrate demo
+.PHONY: install test lint migrate demo run
 
 install: $(VENV)/.installed
 
-# Reinstalls whenever a requirements file changes; the marker records the last install.
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/bin/python:
 	@test -n "$(PYTHON)" || { echo "python3.11 (or python3) not found on PATH" >&2; exit 1; }
-	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet -r requirements-dev.txt
+
+# The product alone, so `make demo` does not wait for the test tools (browsers' driver,
+# schema validators); each marker records the last install of its requirements file.
+$(VENV)/.runtime: requirements.txt | $(VENV)/bin/python
+	$(VENV)/bin/python -m pip install --quiet -r requirements.txt
 	touch $@
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt | $(VENV)/bin/python
+	$(VENV)/bin/python -m pip install --quiet -r requirements-dev.txt
+	touch $(VENV)/.runtime $@
 
 test: $(VENV)/.installed
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
@@ -22,9 +31,16 @@ test: $(VENV)/.installed
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 
-migrate: $(VENV)/.installed
-	$(VENV)/bin/python manage.py migrate --no-input
+migrate: $(VENV)/.runtime
+	$(VENV)/bin/python manage.py migrate --no-input -v 0
 
+# The whole product in one process against the built-in simulated cluster, read-only and
+# open without login (it shows only simulated data).
 demo: migrate
-	$(VENV)/bin/python manage.py simulate_cluster --scenario demo --port 8001 \
-		--kubeconfig $(CURDIR)/.simcluster.kubeconfig
+	CONSTELLATION_ALLOW_ANONYMOUS=1 $(VENV)/bin/python manage.py serve --simulate demo \
+		--host $(HOST) --port $(PORT)
+
+# The same against the cluster of the current kubeconfig (login required: create a user
+# with `$(VENV)/bin/python manage.py createsuperuser`).
+run: migrate
+	$(VENV)/bin/python manage.py serve --host $(HOST) --port $(PORT)
