@@ -22,37 +22,22 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any
 
 from constellation.snapshot import RedisSnapshotStore, Snapshot
 from simcluster.cluster import SimCluster
 from simcluster.engine import EngineConfig
-from simcluster.testing import FAST_ENGINE
+from simcluster.testing import FAST_ENGINE, wait_for
 from tests.redis_server import RedisProcess, flush_db, free_port
 
 PROJECT = Path(__file__).resolve().parent.parent
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
-T = TypeVar("T")
-
-
-def poll(condition: Callable[[], T], timeout: float, what: str, interval: float = 0.05) -> T:
-    """`condition()`'s first truthy value, or AssertionError naming `what` at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(interval)
 
 
 def read_snapshot(redis_url: str) -> Snapshot:
@@ -344,7 +329,7 @@ class LiveStack:
             self.web.check_alive()
             return self.http_get("/healthz", timeout=1.0)[0] == 200
 
-        poll(answers, timeout, "the web process to answer /healthz")
+        wait_for(answers, timeout=timeout, message="the web process to answer /healthz")
 
     def wait_published(self, other_than: str = "", timeout: float = START_TIMEOUT_S) -> Snapshot:
         """The first synced snapshot whose epoch is not `other_than`."""
@@ -356,7 +341,7 @@ class LiveStack:
             ready = snapshot.present and snapshot.synced and snapshot.epoch != other_than
             return snapshot if ready else None
 
-        return poll(published, timeout, "the watcher to publish a snapshot")
+        return wait_for(published, timeout=timeout, message="the watcher to publish a snapshot")
 
     def logs(self) -> str:
         """The tail of each subprocess's log, for failure messages."""

@@ -17,7 +17,8 @@ import orjson
 import pytest
 
 from constellation import protocol
-from tests.stack import LiveStack, poll
+from simcluster.testing import wait_for
+from tests.stack import LiveStack
 from watchers.diff import apply_messages
 
 PUBLISH_FAILURES = "constellation_watcher_publish_failures_total"
@@ -142,7 +143,11 @@ async def test_the_client_converges_after_redis_stops_and_restarts(stack: LiveSt
         stack.sim.create("pods", bare_pod("e2e-outage"), namespace="default")
         stack.sim.delete("pods", "default", "e2e-old")
         # The watcher must notice the outage (else a quick restart looks like no outage to it).
-        poll(lambda: stack.watcher_metric(PUBLISH_FAILURES) > failures, 15, "a publish failure")
+        wait_for(
+            lambda: stack.watcher_metric(PUBLISH_FAILURES) > failures,
+            timeout=15,
+            message="a publish failure",
+        )
         stack.start_redis()
 
         await client.until(

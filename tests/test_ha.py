@@ -24,9 +24,9 @@ from constellation import protocol
 from constellation.redis import channel_host
 from constellation.snapshot import RedisSnapshotStore, Snapshot
 from simcluster.cluster import SimCluster
-from simcluster.testing import FAST_ENGINE, api_client_for
+from simcluster.testing import FAST_ENGINE, api_client_for, wait_for
 from tests.redis_server import free_port
-from tests.stack import LiveStack, Service, poll
+from tests.stack import LiveStack, Service
 from tests.test_e2e_live import bare_pod, connect, converged
 from watchers.leader import LeaderElector, run_with_leadership
 from watchers.lease import LeaseConfig, parse_micro_time
@@ -195,10 +195,10 @@ async def test_a_websocket_client_converges_after_the_leading_watch_cluster_proc
         second.start()
         try:
             stack.wait_published(other_than=old_epoch)
-            holder = poll(
+            holder = wait_for(
                 lambda: lease_spec(stack.sim, "constellation-watcher").get("holderIdentity"),
-                10,
-                "a leader",
+                timeout=10,
+                message="a leader",
             )
             leader = replicas.pop(holder)
             (standby,) = replicas.values()
