@@ -353,13 +353,13 @@ class _Builder:
         if name in self.pod_nodes:
             return _copy(self.pod_nodes[name])
         relatives = sorted(self.pod_services.get(name, []))
-        template = self.memo.node(name) if self.memo is not None else None
-        if template is None:
-            template = self._pod_template(name)
-            if self.memo is not None:
-                self.memo.keep_node(name, template)
-        node = _copy(template)
+        # The memo holds the node of the previous build (never changed once built), so a
+        # reused pod costs one shallow copy and no extra node is kept alive.
+        previous = self.memo.node(name) if self.memo is not None else None
+        node = _copy(previous) if previous is not None else self._pod_template(name)
         node["relatives"] = relatives
+        if self.memo is not None:
+            self.memo.keep_node(name, node)
         self.pod_nodes[name] = node
         return node
 
