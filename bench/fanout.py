@@ -2,7 +2,7 @@
 `/api/state/` answers for a big cluster (issue 4, "Evidence expected").
 
 Run: .venv/bin/python bench/fanout.py [--clients 100,500] [--rate 20] [--duration 15]
-     [--layers core,pubsub] [--processes 4] [--json]
+     [--layers core,pubsub] [--processes 4] [--api-pods 10000] [--json]
 
 Method, per channel layer (CONSTELLATION_CHANNEL_LAYER; both in the same run so that their
 ratio survives machine noise):
@@ -21,8 +21,10 @@ ratio survives machine noise):
 - Gaps: a client holding ns_seq n that receives n+k (k>1) saw a gap. A `RelationshipUpdated`
   (the publisher sends none, so it is the consumer's repair from the snapshot) heals it: the
   skipped messages count as dropped-and-healed. Any other jump is an unhealed gap. After
-  publishing stops, clients get a settle period; a client whose final ns_seq for a namespace is
-  below the publisher's also counts as unhealed.
+  publishing stops, the bench waits (30 s at most) until every client holds each namespace's
+  last ns_seq ("converged s"); (client, namespace) pairs still short then are "behind at end".
+- CPU % is process CPU over the publishing and converging window for Daphne, the client
+  processes together, and Redis: on a small machine they share the cores, so read them with it.
 """
 
 from __future__ import annotations
@@ -51,9 +53,11 @@ LAYERS = {
     "core": "channels_redis.core.RedisChannelLayer",
     "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
 }
-CONNECT_CONCURRENCY = 25
-"""Handshakes in flight per client process: Daphne builds a FullState per connection."""
+CONNECT_CONCURRENCY = 10
+"""Handshakes in flight per client process: Daphne builds a FullState per connection and
+closes handshakes its application has not accepted within 5 s (--websocket_connect_timeout)."""
 START_TIMEOUT_S = 30.0
+CONNECT_TIMEOUT_S = 300.0
 CONVERGE_TIMEOUT_S = 30.0
 """After the last publish, how long clients may take to hold every namespace's last ns_seq."""
 
@@ -135,6 +139,7 @@ class ClientStats:
         self.unhealed = 0
         self.full_states = 0
         self.closed_by_server: int | None = None
+        self.connect_error: str | None = None
 
     def receive(self, text: str, now: float) -> None:
         message = orjson.loads(text)
@@ -164,11 +169,18 @@ async def _client(
 ) -> None:
     import aiohttp
 
-    async with gate:
-        ws = await session.ws_connect(url, origin=origin, max_msg_size=0, autoping=True)
-        first = await ws.receive()
-        stats.receive(first.data, time.time())
-    connected.set()
+    try:
+        async with gate:
+            ws = await session.ws_connect(url, origin=origin, max_msg_size=0, autoping=True)
+            first = await ws.receive()
+            if first.type != aiohttp.WSMsgType.TEXT:
+                raise ConnectionError(f"closed before FullState: {ws.close_code}")
+            stats.receive(first.data, time.time())
+    except (aiohttp.ClientError, ConnectionError, TimeoutError) as exc:
+        stats.connect_error = repr(exc)
+        return
+    finally:
+        connected.set()
     try:
         while not stop.is_set():
             try:
@@ -187,7 +199,12 @@ async def _client(
 
 
 def _converged(clients: list[ClientStats], targets: dict[str, int]) -> bool:
-    return all(c.held.get(ns, 0) >= n for c in clients for ns, n in targets.items())
+    return all(
+        c.held.get(ns, 0) >= n
+        for c in clients
+        if c.connect_error is None
+        for ns, n in targets.items()
+    )
 
 
 async def _client_process_main(
@@ -220,7 +237,13 @@ async def _client_process_main(
         cpu_end = resource.getrusage(resource.RUSAGE_SELF)
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
-    behind = sum(1 for c in clients for ns, n in targets.items() if c.held.get(ns, 0) < n)
+    behind = sum(
+        1
+        for c in clients
+        if c.connect_error is None
+        for ns, n in targets.items()
+        if c.held.get(ns, 0) < n
+    )
     return {
         "converge_s": converge_s,
         "behind_at_end": behind,
@@ -231,6 +254,7 @@ async def _client_process_main(
         "unhealed": sum(c.unhealed for c in clients),
         "full_states": sum(c.full_states for c in clients),
         "closed": [c.closed_by_server for c in clients if c.closed_by_server is not None],
+        "connect_errors": [c.connect_error for c in clients if c.connect_error],
     }
 
 
@@ -413,28 +437,33 @@ async def measure_fanout(
         )
         for share, control in zip([s for s in shares if s], controls, strict=True)
     ]
-    connect_started = time.perf_counter()
-    for worker in workers:
-        worker.start()
-    loop = asyncio.get_running_loop()
-    for _ in workers:
-        await loop.run_in_executor(None, ready.get, True, 120)
-    connect_s = time.perf_counter() - connect_started
-    cpu_before, redis_before = daphne.cpu_seconds(), redis_cpu_seconds(daphne.redis_url)
-    started = time.perf_counter()
-    published, achieved = await publish_updates(publisher, trees, rate, duration)
-    final = dict(publisher.sequencer.ns_seq)
-    for control in controls:
-        control.put((final, time.time()))
-    reports = [
-        await loop.run_in_executor(None, results.get, True, CONVERGE_TIMEOUT_S + 30)
-        for _ in workers
-    ]
-    window = time.perf_counter() - started
-    cpu = daphne.cpu_seconds() - cpu_before
-    redis_cpu = redis_cpu_seconds(daphne.redis_url) - redis_before
-    for worker in workers:
-        worker.join(10)
+    try:
+        connect_started = time.perf_counter()
+        for worker in workers:
+            worker.start()
+        loop = asyncio.get_running_loop()
+        for _ in workers:
+            await loop.run_in_executor(None, ready.get, True, CONNECT_TIMEOUT_S)
+        connect_s = time.perf_counter() - connect_started
+        cpu_before, redis_before = daphne.cpu_seconds(), redis_cpu_seconds(daphne.redis_url)
+        started = time.perf_counter()
+        published, achieved = await publish_updates(publisher, trees, rate, duration)
+        final = dict(publisher.sequencer.ns_seq)
+        for control in controls:
+            control.put((final, time.time()))
+        reports = [
+            await loop.run_in_executor(None, results.get, True, CONVERGE_TIMEOUT_S + 30)
+            for _ in workers
+        ]
+        window = time.perf_counter() - started
+        cpu = daphne.cpu_seconds() - cpu_before
+        redis_cpu = redis_cpu_seconds(daphne.redis_url) - redis_before
+    finally:
+        # A failed phase must not leave client processes (and this process) hanging.
+        for worker in workers:
+            worker.join(10)
+            if worker.is_alive():
+                worker.terminate()
     latencies = [v for r in reports for v in r["latencies"]]
     return {
         "clients": clients,
@@ -452,6 +481,8 @@ async def measure_fanout(
         "converge_s": round(max(r["converge_s"] for r in reports), 2),
         "extra_full_states": sum(r["full_states"] for r in reports) - clients,
         "closed_by_server": sorted(code for r in reports for code in r["closed"]),
+        "connect_errors": [error for r in reports for error in r["connect_errors"]][:5],
+        "connect_failed": sum(len(r["connect_errors"]) for r in reports),
         "connect_s": round(connect_s, 1),
         "daphne_cpu_pct": round(100 * cpu / window),
         "clients_cpu_pct": round(100 * sum(r["cpu_s"] for r in reports) / window),
@@ -477,6 +508,8 @@ async def run_layer(redis_url: str, name: str, args: argparse.Namespace, data: d
                     args.duration,
                 )
             )
+            # Progress on stderr, so a long run shows each phase as it finishes.
+            print(f"{name} {clients} clients: {fanout[-1]}", file=sys.stderr)
         return {"layer": name, "api": api, "fanout": fanout}
     finally:
         daphne.stop()
@@ -490,7 +523,7 @@ def markdown(results: list[dict], meta: dict) -> str:
         f"{meta['rate']} updates/s for {meta['duration']} s, {meta['processes']} client processes",
         "",
         "| layer | clients | rate/s | delivered/expected | p50 ms | p99 ms | max ms "
-        "| gaps healed (msgs) | unhealed | behind at end | converged s | connect s "
+        "| gaps healed (msgs) | unhealed | behind at end | converged s | connect s (failed) "
         "| CPU % daphne / clients / redis |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -501,7 +534,7 @@ def markdown(results: list[dict], meta: dict) -> str:
                 f"| {f['delivered']}/{f['expected_deliveries']} | {f['p50_ms']} | {f['p99_ms']} "
                 f"| {f['max_ms']} | {f['gaps_healed']} ({f['dropped_healed']}) "
                 f"| {f['unhealed_jumps']} | {f['behind_at_end']} | {f['converge_s']} "
-                f"| {f['connect_s']} "
+                f"| {f['connect_s']} ({f['connect_failed']} failed) "
                 f"| {f['daphne_cpu_pct']} / {f['clients_cpu_pct']} / {f['redis_cpu_pct']} |"
             )
     lines += [
