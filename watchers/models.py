@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 import re
 from typing import Any
 
@@ -125,16 +124,3 @@ class WatcherSettings(models.Model):
         """The settings row, created with defaults on first use."""
         obj, _ = cls.objects.get_or_create(pk=1)
         return obj
-
-    def namespace_allowed(self, namespace: str) -> bool:
-        return namespace_allowed(
-            namespace,
-            split_patterns(self.include_namespaces),
-            split_patterns(self.exclude_namespaces),
-        )
-
-
-def namespace_allowed(namespace: str, include: list[str], exclude: list[str]) -> bool:
-    if include and not any(fnmatch.fnmatchcase(namespace, p) for p in include):
-        return False
-    return not any(fnmatch.fnmatchcase(namespace, p) for p in exclude)
