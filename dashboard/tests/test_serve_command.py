@@ -78,6 +78,17 @@ def test_serve_runs_web_watcher_and_simcluster_in_one_process(tmp_path):
     assert f"Constellation is running at {base}/" in output
 
 
+def serve_with(kubeconfig: Path) -> subprocess.CompletedProcess:
+    """`manage.py serve --kubeconfig …` run to completion (it is expected to refuse)."""
+    return subprocess.run(
+        [sys.executable, "manage.py", "serve", "--kubeconfig", str(kubeconfig)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 def test_serve_without_a_reachable_cluster_fails_fast_with_a_hint(tmp_path):
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text(
@@ -94,13 +105,7 @@ def test_serve_without_a_reachable_cluster_fails_fast_with_a_hint(tmp_path):
             }
         )
     )
-    done = subprocess.run(
-        [sys.executable, "manage.py", "serve", "--kubeconfig", str(kubeconfig)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = serve_with(kubeconfig)
     assert done.returncode != 0
     assert "cannot reach the Kubernetes API" in done.stderr
     assert "--simulate demo" in done.stderr
@@ -109,13 +114,7 @@ def test_serve_without_a_reachable_cluster_fails_fast_with_a_hint(tmp_path):
 def test_serve_with_a_broken_kubeconfig_says_so(tmp_path):
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text("clusters: [unclosed")
-    done = subprocess.run(
-        [sys.executable, "manage.py", "serve", "--kubeconfig", str(kubeconfig)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = serve_with(kubeconfig)
     assert done.returncode != 0
     assert "Traceback" not in done.stderr
     assert "no Kubernetes credentials" in done.stderr
