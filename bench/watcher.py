@@ -270,6 +270,8 @@ def measure(args: argparse.Namespace) -> dict:
             "d_probes": len(latencies),
             "d_probes_never_delivered": sum(1 for x in latencies if x == float("inf")),
         })
+        if "large" not in args.parts:
+            return result  # finally: below still stops Redis
         # (b): large, the watcher alone.
         large = {"namespaces": 200, "services": 2000, "pods": args.large_pods}
         sim, kubeconfig = start_sim("large", large, workdir)
@@ -313,6 +315,8 @@ def main() -> None:
     parser.add_argument("--large-pods", type=int, default=10_000)
     parser.add_argument("--probes", type=int, default=40)
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    parser.add_argument("--parts", default="churn,large", type=lambda v: v.split(","),
+                        help="churn: (a), (c), (d); large: (b); churn always runs")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.quick:

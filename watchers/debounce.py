@@ -32,9 +32,16 @@ class Debouncer:
         return min(quiet, first + self._config.max_wait_ms / 1000)
 
     def mark(self, namespace: str, now: float) -> None:
-        """Note a change to the namespace."""
-        first, _ = self._pending.get(namespace, (now, now))
-        self._pending[namespace] = (first, now)
+        """Note a change to the namespace at `now` (which may be earlier than a previous mark:
+        events are stamped when read, and handed over in batches)."""
+        first, last = self._pending.get(namespace, (now, now))
+        self._pending[namespace] = (min(first, now), max(last, now))
+
+    def deadline_if_marked(self, namespace: str, at: float) -> float:
+        """When the namespace would be due if it were marked at `at` (a change already known
+        to come, like a ghost's linger ending), without marking it."""
+        first, last = self._pending.get(namespace, (at, at))
+        return self._deadline(min(first, at), max(last, at))
 
     def due(self, now: float) -> list[str]:
         """The namespaces to flush now, sorted; they count as clean until marked again."""

@@ -5,11 +5,22 @@ the topology reads a few hundred bytes of that. Keeping only those fields
 bounds memory at 10,000 pods and makes "did anything visible change?" a plain
 equality test: an event that only moved timestamps or the resourceVersion
 prunes to an equal object and costs nothing downstream.
+
+`WireFormat` prunes while it parses: the same shapes, compiled into msgspec types, let one C
+pass skip every field the topology never reads (~3 µs for a 2.4 KB pod event, against ~15 µs
+for a full parse and `prune`; DESIGN §3 budgets the whole watcher at 1.2x a bare client loop).
+msgspec only accepts a value of the shape's kind (an object where the shape has fields, an
+array where it has `[...]`); anything else fails the fast pass and takes the tolerant one,
+orjson plus `prune`, which keeps ill-typed parts for `kobjects.object_problem` to judge. Both
+passes give equal results.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
+
+import msgspec
+import orjson
 
 KEEP = True
 Shape = Any  # KEEP, a dict of field → Shape, or a one-element list [Shape] for arrays
@@ -77,6 +88,15 @@ SHAPES: dict[str, dict[str, Shape]] = {
 }
 
 
+# On the wire the informer also needs each object's resourceVersion (resume point, relist
+# index); it takes it out before the object is stored.
+WIRE_SHAPES: dict[str, dict[str, Shape]] = {
+    kind: {**shape, "metadata": {**METADATA, "resourceVersion": KEEP}}
+    for kind, shape in SHAPES.items()
+}
+_ANY_OBJECT: dict[str, Shape] = {}  # unknown kinds: kept whole
+
+
 def _prune(value: Any, shape: Shape) -> Any:
     if shape is KEEP:
         return value
@@ -89,17 +109,83 @@ def _prune(value: Any, shape: Shape) -> Any:
     return value
 
 
-def prune(kind: str, obj: dict[str, Any]) -> dict[str, Any]:
-    """The parts of `obj` the topology reads; unknown kinds are kept whole."""
-    shape = SHAPES.get(kind)
-    if shape is None:
-        return obj
-    pruned = _prune(obj, shape)
-    meta = pruned.get("metadata")
+def _drop_annotations(obj: Any) -> Any:
+    meta = obj.get("metadata") if isinstance(obj, dict) else None
     if isinstance(meta, dict) and isinstance(meta.get("annotations"), dict):
         annotations = meta["annotations"]
         if DROPPED_ANNOTATIONS.intersection(annotations):
             meta["annotations"] = {
                 k: v for k, v in annotations.items() if k not in DROPPED_ANNOTATIONS
             }
-    return pruned
+    return obj
+
+
+def prune(kind: str, obj: dict[str, Any]) -> dict[str, Any]:
+    """The parts of `obj` the topology reads; unknown kinds are kept whole."""
+    shape = SHAPES.get(kind)
+    if shape is None:
+        return obj
+    return _drop_annotations(_prune(obj, shape))
+
+
+def _record(name: str, fields: dict[str, Any], total: bool) -> Any:
+    """A TypedDict type: msgspec decodes it into a plain dict, skipping unknown keys."""
+    return TypedDict(name, fields, total=total)  # type: ignore[operator]
+
+
+def _msgspec_type(shape: Shape, name: str) -> Any:
+    if shape is KEEP or shape is _ANY_OBJECT:
+        return Any
+    if isinstance(shape, list):
+        return list[_msgspec_type(shape[0], name)]
+    fields = {key: _msgspec_type(sub, f"{name}_{key}") for key, sub in shape.items()}
+    return _record(name, fields, total=False)
+
+
+class WireFormat:
+    """Parses one resource's watch lines and list pages into objects pruned to `WIRE_SHAPES`.
+
+    Objects keep `metadata.resourceVersion` for the informer, which removes it before they
+    leave it. Raises ValueError (not JSON), or KeyError/TypeError/AttributeError when the text
+    is JSON but not the expected structure, exactly as reading orjson's result would.
+    """
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._shape = WIRE_SHAPES.get(kind, _ANY_OBJECT)
+        obj_type = _msgspec_type(self._shape, kind)
+        event = _record(f"{kind}Event", {"type": str, "object": obj_type}, total=True)
+        page = _record(f"{kind}List", {"metadata": Any, "items": list[obj_type] | None}, False)
+        self._event = msgspec.json.Decoder(event)
+        self._page = msgspec.json.Decoder(page)
+
+    def _prune(self, obj: Any) -> Any:
+        if self._shape is _ANY_OBJECT:
+            return obj
+        return _drop_annotations(_prune(obj, self._shape))
+
+    def event(self, line: bytes) -> tuple[Any, Any]:
+        """(type, object) of one watch line; an ERROR's object is the whole Status."""
+        try:
+            event = self._event.decode(line)
+        except msgspec.DecodeError:
+            event = None
+        if event is None or event["type"] == "ERROR":
+            event = orjson.loads(line)
+            etype, obj = event["type"], event["object"]
+            return etype, obj if etype == "ERROR" else self._prune(obj)
+        return event["type"], _drop_annotations(event["object"])
+
+    def page(self, body: bytes) -> Any:
+        """One LIST response: the List object with its items pruned (as sent when malformed)."""
+        try:
+            page = self._page.decode(body)
+        except msgspec.DecodeError:
+            page = orjson.loads(body)
+            items = page.get("items") if isinstance(page, dict) else None
+            if isinstance(items, list):
+                page["items"] = [self._prune(item) for item in items]
+            return page
+        for item in page.get("items") or ():
+            _drop_annotations(item)
+        return page

@@ -2,7 +2,10 @@
 
 Every event costs work proportional to its namespace: objects live in
 per-namespace maps, so building one namespace's input is a few dict lookups,
-never a scan of the cluster.
+never a scan of the cluster. Objects arrive pruned (`watchers.prune`, done by the
+informer while parsing) and are stored as they are, never changed in place: an
+object equal to the stored one changed nothing shown, and an identical one lets the
+topology reuse what it derived from it.
 """
 
 from __future__ import annotations
@@ -12,7 +15,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from watchers.kobjects import metadata, object_problem
-from watchers.prune import prune
 from watchers.topology import NamespaceObjects
 
 log = logging.getLogger("constellation.watcher.state")
@@ -32,7 +34,8 @@ class ClusterState:
         self.skipped = 0
 
     def apply(self, kind: str, event_type: str, obj: dict[str, Any]) -> str | None:
-        """Apply one watch event; the namespace whose picture may have changed, or None.
+        """Apply one watch event of a pruned object; the namespace whose picture may have
+        changed, or None.
 
         None also means "nothing visible changed" (a resourceVersion or timestamp
         bump) and "skipped": a malformed object is logged and ignored, never fatal.
@@ -57,19 +60,18 @@ class ClusterState:
                 problem,
             )
             return None
-        pruned = prune(kind, obj)
         if kind == "Namespace":
-            if self._namespaces.get(name) == pruned:
+            if self._namespaces.get(name) == obj:
                 return None
-            self._namespaces[name] = pruned
+            self._namespaces[name] = obj
             return name
         namespace = meta.get("namespace")
         if not isinstance(namespace, str) or not namespace:
             return None
         bucket = self._objects[kind].setdefault(namespace, {})
-        if bucket.get(name) == pruned:
+        if bucket.get(name) == obj:
             return None
-        bucket[name] = pruned
+        bucket[name] = obj
         return namespace
 
     def _delete(self, kind: str, namespace: Any, name: str) -> str | None:

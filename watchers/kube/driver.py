@@ -1,10 +1,14 @@
 """The I/O-free half of an informer: request parameters, line parsing and resourceVersion state.
 
 Shaped like lightkube's `WatchDriver`: the informer thread owns the sockets and hands every chunk
-it reads to `feed`, which splits lines (keeping a split line for the next chunk), parses them with
-orjson, tracks the resume resourceVersion, keeps the (namespace, name) → (uid, rv) index the relist
+it reads to `feed`, which splits lines (keeping a split line for the next chunk), parses them,
+tracks the resume resourceVersion, keeps the (namespace, name) → (uid, rv) index the relist
 diff needs, and turns an ERROR event into a classified failure. Everything here is tested with
 literal bytes.
+
+Objects leave the driver pruned to what the topology reads (`watchers.prune.WireFormat` parses
+and prunes in one pass) and without `metadata.resourceVersion`, which only the driver needs:
+then an event that changed nothing shown yields an object equal to the stored one.
 
 `feed` is the per-event hot path (DESIGN §3 budgets the whole watcher at 1.2× a bare client loop),
 so it is one flat loop over local names.
@@ -19,6 +23,7 @@ import orjson
 from watchers.kube.policy import Failure, ListMode, Phase, Rng, classify_status
 from watchers.kube.relist import Entry, Event, Key, PagedList, relist_events, tombstone
 from watchers.kube.resources import Resource
+from watchers.prune import WireFormat
 
 _UNRESUMABLE = ("", "0")  # "any version": a watch from there replays everything as ADDED
 _UPSERTS = frozenset({"ADDED", "MODIFIED"})
@@ -67,6 +72,10 @@ class WatchDriver:
         self.index: dict[Key, Entry] = {}
         self.last_rv: str | None = None  # where the next watch resumes; None before any list
         self.watch_events = 0  # events, bookmarks included, since the current watch began
+        self._wire = WireFormat(resource.kind)
+        self._selector = (
+            [("labelSelector", resource.label_selector)] if resource.label_selector else []
+        )
         self._tail = b""
         self._burst = False  # inside the synthetic ADDEDs of a watch started at "" or "0"
 
@@ -82,6 +91,7 @@ class WatchDriver:
     ) -> list[tuple[str, str]]:
         """Query parameters for one page of a LIST in `mode`."""
         params = [] if mode is ListMode.UNPAGED else [("limit", str(self._page_size))]
+        params += self._selector
         if continue_token:
             # The token pins the snapshot; the server rejects a resourceVersion next to it.
             params.append(("continue", continue_token))
@@ -90,15 +100,22 @@ class WatchDriver:
             params.append(("resourceVersionMatch", "NotOlderThan"))
         return params
 
+    def parse_page(self, body: bytes) -> object:
+        """One LIST response body, its items pruned; raises ValueError when it is not JSON."""
+        return self._wire.page(body)
+
     def apply_list(self, listing: PagedList) -> list[Event]:
-        """Swap in a complete list; the events that bring a consumer from the old state to it."""
+        """Swap in a complete list; the events that bring a consumer from the old state to it.
+
+        `listing` holds pages from `parse_page`.
+        """
         if not listing.complete:
             raise ValueError("only a complete list may replace the cache")
+        relist = relist_events(self.index, listing.items, self.resource)
         for obj in listing.items:
             meta = obj.get("metadata")
             if isinstance(meta, dict):
-                meta.pop("managedFields", None)
-        relist = relist_events(self.index, listing.items, self.resource)
+                meta.pop("resourceVersion", None)
         self.index = relist.index
         self.last_rv = listing.resource_version
         return relist.events
@@ -126,6 +143,7 @@ class WatchDriver:
             ("resourceVersion", rv),
             ("allowWatchBookmarks", "true"),
             ("timeoutSeconds", str(min(timeout, high))),
+            *self._selector,
         ]
 
     def feed(self, chunk: bytes) -> tuple[list[Event], StreamError | None]:
@@ -142,6 +160,7 @@ class WatchDriver:
         events: list[Event] = []
         append = events.append
         index = self.index
+        parse = self._wire.event
         last_rv = self.last_rv
         burst = self._burst
         seen = 0
@@ -150,24 +169,20 @@ class WatchDriver:
             if not line:
                 continue
             try:
-                event = orjson.loads(line)
-                etype = event["type"]
-                obj = event["object"]
+                etype, obj = parse(line)
                 if etype == "ERROR":
                     code = obj.get("code")
                     error = status_error(code if isinstance(code, int) else 0, obj, Phase.WATCH)
                     break
                 meta = obj["metadata"]
-                rv = meta.get("resourceVersion")
+                rv = meta.pop("resourceVersion", None)
                 if etype in _UPSERTS:
-                    meta.pop("managedFields", None)
                     index[(meta.get("namespace") or "", meta["name"])] = (meta.get("uid") or "", rv)
                     append((etype, obj))
                 elif etype == "DELETED":
-                    meta.pop("managedFields", None)
                     index.pop((meta.get("namespace") or "", meta["name"]), None)
                     append((etype, obj))
-            except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
                 error = StreamError(Failure.MALFORMED, f"bad watch line ({exc!r}): {line[:200]!r}")
                 break
             seen += 1

@@ -3,8 +3,9 @@
 The official client is synchronous, so each informer owns a thread and blocks on its socket; the
 rest of the watcher lives on one asyncio loop and receives batches through `LoopListener`. The
 loops nest like kopf's `watching.py`: forever (obey the failure policy, back off) → one cycle
-(LIST if needed, then WATCH from the list's resourceVersion) → one HTTP stream, read chunk by chunk
-with urllib3 and parsed by `WatchDriver` (no `Watch.stream`, no model objects: DESIGN §3).
+(LIST if needed, then WATCH from the list's resourceVersion) → one HTTP stream, read a block at a
+time by `chunked.read_paced` and parsed by `WatchDriver` (no `Watch.stream`, no model objects:
+DESIGN §3).
 
 Events reach an `InformerListener` (listener.py) from the informer's thread.
 """
@@ -16,14 +17,14 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-import orjson
 import urllib3
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
+from watchers.kube.chunked import ChunkError, read_paced
 from watchers.kube.client import Timeout, get
 from watchers.kube.driver import StreamError, WatchDriver, parse_status, status_error
 from watchers.kube.listener import InformerListener
@@ -64,6 +65,10 @@ class InformerConfig:
     (cheap, no relist)."""
     watch_timeout_s: tuple[int, int] = (300, 600)
     """Server-side watch lifetime, random in this range so informers do not reconnect together."""
+    read_interval_s: float = 0.1
+    """After a read that drained the socket, the next waits until this long after it began, so
+    events arriving one by one are read a batch at a time (chunked.py): a wake-up per event
+    costs more than parsing it. Far below the debounce, so nothing shows later for it."""
     backoff: BackoffConfig = BACKOFF
 
 
@@ -221,7 +226,7 @@ class Informer:
         started = self._clock()
         while True:
             params = self._driver.list_params(mode, token)
-            body = self._get_json(params, Phase.CONTINUE if token else Phase.LIST)
+            body = self._get_page(params, Phase.CONTINUE if token else Phase.LIST)
             try:
                 token = listing.add(body)
             except MalformedList as exc:
@@ -251,7 +256,7 @@ class Informer:
             len(events),
         )
 
-    def _get_json(self, params: list[tuple[str, str]], phase: Phase) -> object:
+    def _get_page(self, params: list[tuple[str, str]], phase: Phase) -> object:
         timeout = (self.config.connect_timeout_s, self.config.list_timeout_s)
         response = self._open(params, phase, timeout)
         try:
@@ -261,8 +266,8 @@ class Informer:
         finally:
             self._close(response)
         try:
-            return orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
+            return self._driver.parse_page(body)
+        except ValueError as exc:
             raise _Failed(StreamError(Failure.MALFORMED, f"list body is not JSON: {exc}")) from exc
 
     # -- WATCH -------------------------------------------------------------------------------
@@ -281,15 +286,15 @@ class Informer:
         error = None
         ending = "server closed the stream"
         try:
-            for chunk in response.stream(None):
+            for chunk in self._body(response):
                 events, error = driver.feed(chunk)
                 if events:
                     self._deliver(events)
                 if error is not None:
                     break
-        except urllib3.exceptions.ReadTimeoutError:
+        except (urllib3.exceptions.ReadTimeoutError, TimeoutError):
             ending = f"no data for {self.config.idle_timeout_s:.0f} s"
-        except _NETWORK_ERRORS as exc:
+        except (*_NETWORK_ERRORS, ChunkError) as exc:
             ending = f"stream broke: {exc!r}"
         finally:
             with self._lock:
@@ -309,6 +314,15 @@ class Informer:
         return StreamError(classify_end(duration, driver.watch_events, self.config.backoff), detail)
 
     # -- HTTP --------------------------------------------------------------------------------
+
+    def _body(self, response: urllib3.BaseHTTPResponse) -> Iterator[bytes]:
+        """The watch body's bytes: paced block reads of the raw chunked stream, or urllib3's own
+        reading when the body is not plain chunked HTTP/1.1 (compressed, or another transport)."""
+        fp = getattr(getattr(response, "_fp", None), "fp", None)
+        plain = response.chunked and not response.headers.get("content-encoding")
+        if not plain or not hasattr(fp, "read1"):
+            return response.stream(None)
+        return read_paced(fp, self.config.read_interval_s, self._stopping.wait)
 
     def _open(
         self, params: list[tuple[str, str]], phase: Phase, timeout: Timeout

@@ -18,6 +18,7 @@ class Resource:
     group: str  # "" for the core API
     version: str
     namespaced: bool = True
+    label_selector: str = ""  # server-side filter on LIST and WATCH ("" : everything)
 
     @property
     def api_version(self) -> str:
@@ -34,7 +35,19 @@ class Resource:
 NAMESPACES = Resource("Namespace", "namespaces", "", "v1", namespaced=False)
 PODS = Resource("Pod", "pods", "", "v1")
 SERVICES = Resource("Service", "services", "", "v1")
-ENDPOINTSLICES = Resource("EndpointSlice", "endpointslices", "discovery.k8s.io", "v1")
+# The topology reads EndpointSlices only for services without a selector (DESIGN §4), and the
+# EndpointSlice controller writes slices only for services with one. Leaving its slices out on
+# the server spares the watcher an event for nearly every pod readiness change (about one per
+# two pod events under churn) and the API server the traffic; slices mirrored from hand-made
+# Endpoints or written by other controllers still arrive.
+ENDPOINTSLICE_CONTROLLER = "endpointslice-controller.k8s.io"
+ENDPOINTSLICES = Resource(
+    "EndpointSlice",
+    "endpointslices",
+    "discovery.k8s.io",
+    "v1",
+    label_selector=f"endpointslice.kubernetes.io/managed-by!={ENDPOINTSLICE_CONTROLLER}",
+)
 INGRESSES = Resource("Ingress", "ingresses", "networking.k8s.io", "v1")
 HTTPROUTES = Resource("HTTPRoute", "httproutes", "gateway.networking.k8s.io", "v1")
 

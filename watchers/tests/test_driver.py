@@ -4,7 +4,7 @@ import pytest
 from watchers.kube.driver import WatchDriver, parse_status, status_error
 from watchers.kube.policy import Failure, ListMode, Phase
 from watchers.kube.relist import PagedList
-from watchers.kube.resources import PODS
+from watchers.kube.resources import ENDPOINTSLICES, PODS
 
 
 class Fixed:
@@ -46,7 +46,9 @@ EXPIRED = line(
 def listed(*items, rv="100", rng=0.0):
     driver = WatchDriver(PODS, Fixed(rng))
     listing = PagedList()
-    listing.add({"metadata": {"resourceVersion": rv}, "items": list(items)})
+    listing.add(
+        driver.parse_page(orjson.dumps({"metadata": {"resourceVersion": rv}, "items": items}))
+    )
     events = driver.apply_list(listing)
     return driver, events
 
@@ -73,6 +75,15 @@ def test_later_pages_send_only_the_continue_token():
 def test_an_unpaged_relist_sends_nothing():
     driver, _ = listed(rv="100")
     assert driver.list_params(ListMode.UNPAGED) == []
+
+
+def test_a_resource_with_a_label_selector_sends_it_on_every_list_page_and_watch():
+    driver = WatchDriver(ENDPOINTSLICES, Fixed(0.0))
+    selector = ("labelSelector", ENDPOINTSLICES.label_selector)
+    assert selector in driver.list_params(ListMode.CONSISTENT)
+    assert selector in driver.list_params(ListMode.AT_LAST_RV, "tok")
+    assert selector in driver.watch_params()
+    assert "endpointslice-controller.k8s.io" in ENDPOINTSLICES.label_selector
 
 
 def test_the_watch_starts_at_the_list_version_even_when_it_is_above_every_item():

@@ -11,6 +11,7 @@ from watchers.kube.client import gateway_api_available, load_api_client
 from watchers.kube.informer import Informer, InformerConfig
 from watchers.kube.policy import BackoffConfig
 from watchers.kube.resources import HTTPROUTES, NAMESPACES, PODS, SERVICES
+from watchers.prune import prune
 
 GATEWAY = "gateway.networking.k8s.io"
 # Real backoff starts at 0.8 s; tests keep its shape at a tenth of the scale.
@@ -45,9 +46,9 @@ class Mirror:
         with self.lock:
             return sorted(name for _, name in self.objects)
 
-    def versions(self) -> dict[str, str]:
+    def by_name(self) -> dict[str, dict]:
         with self.lock:
-            return {key[1]: obj["metadata"]["resourceVersion"] for key, obj in self.objects.items()}
+            return {key[1]: obj for key, obj in self.objects.items()}
 
     def seen(self, event_type: str, name: str) -> bool:
         with self.lock:
@@ -131,8 +132,8 @@ def test_pod_lifecycles_end_with_the_informer_matching_the_cluster(sim, start):
     sim.delete("pods", "shop", "b", grace_period=0)
 
     def matches() -> bool:
-        metas = [pod["metadata"] for pod in sim.list("pods", "shop")]
-        return mirror.versions() == {meta["name"]: meta["resourceVersion"] for meta in metas}
+        pods = sim.list("pods", "shop")
+        return mirror.by_name() == {pod["metadata"]["name"]: prune("Pod", pod) for pod in pods}
 
     wait_for(matches, message="the informer's pods to match simcluster's")
     with mirror.lock:

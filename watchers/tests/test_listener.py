@@ -1,5 +1,6 @@
 import asyncio
 import threading
+import time
 
 from watchers.kube.listener import LoopListener
 
@@ -7,12 +8,17 @@ from watchers.kube.listener import LoopListener
 class Recorder:
     def __init__(self) -> None:
         self.calls: list[tuple] = []
+        self.stamps: list[float] = []
         self.threads: set[int] = set()
         self.done = asyncio.Event()
+        self.fail_on: str | None = None
 
-    def on_events(self, kind, events):
+    def on_events(self, kind, events, at):
         self.threads.add(threading.get_ident())
+        if kind == self.fail_on:
+            raise RuntimeError("listener bug")
         self.calls.append(("events", kind, [t for t, _ in events]))
+        self.stamps.append(at)
 
     def on_synced(self, kind):
         self.threads.add(threading.get_ident())
@@ -39,6 +45,40 @@ async def test_calls_from_an_informer_thread_run_on_the_loop_thread_in_order():
         ("synced", "Pod"),
     ]
     assert recorder.threads == {threading.get_ident()}
+
+
+async def test_batches_wait_in_the_inbox_with_the_time_they_were_read():
+    recorder = Recorder()
+    listener = LoopListener(asyncio.get_running_loop(), recorder, delay_s=60)
+    before = time.monotonic()
+    thread = threading.Thread(target=listener.on_events, args=("Pod", [("ADDED", {})]))
+    thread.start()
+    thread.join()
+    await asyncio.sleep(0)
+    assert recorder.calls == []  # not before the delay, unless someone drains
+    listener.drain()
+    assert recorder.calls == [("events", "Pod", ["ADDED"])]
+    assert before <= recorder.stamps[0] <= time.monotonic()
+
+
+async def test_batches_reach_the_loop_after_the_delay_without_a_drain():
+    recorder = Recorder()
+    listener = LoopListener(asyncio.get_running_loop(), recorder, delay_s=0.01)
+    threading.Thread(target=listener.on_events, args=("Pod", [("ADDED", {})])).start()
+    deadline = time.monotonic() + 5
+    while not recorder.calls and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    assert recorder.calls == [("events", "Pod", ["ADDED"])]
+
+
+async def test_a_failing_batch_does_not_strand_the_ones_behind_it():
+    recorder = Recorder()
+    recorder.fail_on = "Service"
+    listener = LoopListener(asyncio.get_running_loop(), recorder, delay_s=60)
+    listener.on_events("Service", [("ADDED", {})])
+    listener.on_events("Pod", [("ADDED", {})])
+    listener.drain()
+    assert recorder.calls == [("events", "Pod", ["ADDED"])]
 
 
 def test_calls_after_the_loop_closed_are_dropped():

@@ -1,5 +1,6 @@
 from watchers.churn import ChurnConfig
 from watchers.pipeline import Pipeline, WatcherConfig
+from watchers.prune import prune
 from watchers.topology import TopologyConfig
 
 CALM = ChurnConfig(debounce_ms=500, max_wait_ms=2000, pending_grace_ms=0, terminating_linger_ms=0)
@@ -16,21 +17,25 @@ def pod(
     ready: bool = True,
     rv: str = "1",
 ) -> dict:
-    return {
-        "metadata": {
-            "name": name,
-            "namespace": namespace,
-            "uid": f"u-{name}",
-            "labels": labels or {"app": "web"},
-            "resourceVersion": rv,
+    """A pod as the informer delivers it: pruned, so its resourceVersion is gone."""
+    return prune(
+        "Pod",
+        {
+            "metadata": {
+                "name": name,
+                "namespace": namespace,
+                "uid": f"u-{name}",
+                "labels": labels or {"app": "web"},
+                "resourceVersion": rv,
+            },
+            "spec": {"nodeName": "n1", "containers": [{"name": "c"}]},
+            "status": {
+                "phase": "Running",
+                "podIP": "10.0.0.1",
+                "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
+            },
         },
-        "spec": {"nodeName": "n1", "containers": [{"name": "c"}]},
-        "status": {
-            "phase": "Running",
-            "podIP": "10.0.0.1",
-            "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
-        },
-    }
+    )
 
 
 def service(name: str, namespace: str = "shop", selector: dict | None = None) -> dict:
@@ -69,9 +74,25 @@ def test_an_event_that_changes_nothing_shown_sends_nothing():
     p = pipeline()
     bumped = pod("web-1", rv="99")
     bumped["metadata"]["managedFields"] = [{"manager": "kubelet"}]
-    p.ingest("Pod", "MODIFIED", bumped, 10.0)
+    p.ingest("Pod", "MODIFIED", prune("Pod", bumped), 10.0)
     assert p.next_deadline() is None
     assert p.flush(20.0) == []
+
+
+def test_a_ghost_leaving_is_a_change_at_its_time_and_waits_for_the_debounce_like_one():
+    linger = WatcherConfig(churn=ChurnConfig(pending_grace_ms=0, terminating_linger_ms=2000))
+    p = pipeline(linger)
+    p.ingest("Pod", "DELETED", pod("web-1"), 10.0)
+    assert p.next_deadline() == 10.5
+    [shown] = p.flush(10.5)
+    assert ("ResourceUpdated", "Terminating") in [
+        (m["type"], m["resource"].get("phase")) for m in shown.messages if "resource" in m
+    ]
+    assert p.next_deadline() == 12.5  # the linger ends at 12.0, then the debounce
+    p.ingest("Pod", "MODIFIED", pod("web-2", ready=False, rv="2"), 12.2)
+    assert p.flush(12.5) == []  # both changes wait for the quiet period after the last
+    [both] = p.flush(12.7)
+    assert {m["type"] for m in both.messages} >= {"ResourceDeleted", "ResourceUpdated"}
 
 
 def test_a_new_namespace_is_sent_whole_and_a_deleted_one_as_namespace_deleted():

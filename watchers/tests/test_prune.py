@@ -1,4 +1,7 @@
-from watchers.prune import prune
+import orjson
+import pytest
+
+from watchers.prune import WireFormat, prune
 
 POD = {
     "kind": "Pod",
@@ -93,3 +96,47 @@ def test_pruning_never_mutates_its_input():
     before = repr(POD)
     prune("Pod", POD)
     assert repr(POD) == before
+
+
+def event_line(event_type: str, obj: object) -> bytes:
+    return orjson.dumps({"type": event_type, "object": obj})
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [
+        POD,
+        {"metadata": {"name": "x", "labels": None}, "spec": "nonsense", "status": []},
+        {"metadata": {"name": "x", "ownerReferences": "not a list"}},
+        {"metadata": {"name": "x", "annotations": {"a": 1}}, "status": {"conditions": None}},
+    ],
+    ids=["pod", "ill-typed", "odd-owner-refs", "odd-values"],
+)
+def test_parsing_a_watch_line_prunes_like_prune_whatever_the_shape(obj):
+    etype, parsed = WireFormat("Pod").event(event_line("MODIFIED", obj))
+    expected = prune("Pod", obj)
+    if "resourceVersion" in obj["metadata"]:  # kept on the wire for the informer
+        expected["metadata"]["resourceVersion"] = obj["metadata"]["resourceVersion"]
+    assert (etype, parsed) == ("MODIFIED", expected)
+
+
+def test_an_error_event_keeps_its_whole_status():
+    status = {"kind": "Status", "status": "Failure", "reason": "Expired", "code": 410}
+    for kind in ("Pod", "HTTPRoute"):  # HTTPRoute's shape has no status: still the whole Status
+        assert WireFormat(kind).event(event_line("ERROR", status)) == ("ERROR", status)
+
+
+def test_a_list_page_is_parsed_with_pruned_items():
+    page = WireFormat("Pod").page(
+        orjson.dumps({"metadata": {"resourceVersion": "9"}, "items": [POD, {"metadata": 5}]})
+    )
+    assert page["metadata"] == {"resourceVersion": "9"}
+    assert page["items"][0]["metadata"]["resourceVersion"] == "17"
+    assert "managedFields" not in page["items"][0]["metadata"]
+    assert page["items"][1] == {"metadata": 5}
+
+
+@pytest.mark.parametrize("bad", [b"{not json", b"[1, 2]", b'{"type": "ADDED"}'])
+def test_malformed_lines_raise_what_reading_orjson_output_would(bad):
+    with pytest.raises((ValueError, KeyError, TypeError)):
+        WireFormat("Pod").event(bad)

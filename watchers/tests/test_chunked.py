@@ -1,0 +1,85 @@
+import pytest
+
+from watchers.kube.chunked import BLOCK, ChunkError, Dechunker, read_paced
+
+
+def framed(*payloads: bytes, last: bool = True) -> bytes:
+    body = b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in payloads)
+    return body + (b"0\r\n\r\n" if last else b"")
+
+
+def test_whole_chunks_decode_to_their_payload():
+    dechunker = Dechunker()
+    assert dechunker.feed(framed(b'{"a":1}\n', b'{"b":2}\n', last=False)) == b'{"a":1}\n{"b":2}\n'
+    assert not dechunker.done
+
+
+@pytest.mark.parametrize("cut", range(1, 30))
+def test_framing_split_anywhere_decodes_the_same(cut):
+    data = framed(b"hello\n", b"world, again\n")
+    dechunker = Dechunker()
+    assert dechunker.feed(data[:cut]) + dechunker.feed(data[cut:]) == b"hello\nworld, again\n"
+    assert dechunker.done
+
+
+def test_chunk_extensions_and_the_last_chunk_end_the_body():
+    dechunker = Dechunker()
+    assert dechunker.feed(b"5;name=x\r\nhello\r\n0\r\nTrailer: y\r\n\r\n") == b"hello"
+    assert dechunker.done
+
+
+@pytest.mark.parametrize("bad", [b"zz\r\nhello\r\n", b"5\r\nhelloXX", b"1" * 2000])
+def test_broken_framing_is_an_error(bad):
+    with pytest.raises(ChunkError):
+        Dechunker().feed(bad)
+
+
+class Socketish:
+    """read1 returns the prepared reads one by one, then EOF."""
+
+    def __init__(self, *reads: bytes) -> None:
+        self.reads = list(reads)
+        self.calls = 0
+
+    def read1(self, size: int) -> bytes:
+        self.calls += 1
+        return self.reads.pop(0) if self.reads else b""
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.waits: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def wait(self, seconds: float) -> bool:
+        self.waits.append(round(seconds, 3))
+        self.now += seconds
+        return False
+
+
+def test_a_read_that_drained_the_socket_waits_out_the_interval_before_the_next():
+    clock = Clock()
+    fp = Socketish(framed(b"a\n", last=False), framed(b"b\n"))
+    blocks = list(read_paced(fp, 0.1, clock.wait, clock))
+    assert blocks == [b"a\n", b"b\n"]
+    assert clock.waits == [0.1]  # none after the last chunk
+
+
+def test_a_full_read_is_followed_at_once():
+    clock = Clock()
+    big = b"x" * (BLOCK - 20) + b"\n"
+    data = framed(big, b"y\n")
+    fp = Socketish(data[:BLOCK], data[BLOCK:])
+    assert b"".join(read_paced(fp, 0.1, clock.wait, clock)) == big + b"y\n"
+    assert clock.waits == []
+
+
+def test_eof_ends_the_body_and_a_stop_ends_the_wait():
+    clock = Clock()
+    assert list(read_paced(Socketish(), 0.1, clock.wait, clock)) == []
+    fp = Socketish(framed(b"a\n", last=False), framed(b"b\n"))
+    stopping = list(read_paced(fp, 0.1, lambda seconds: True, clock))
+    assert stopping == [b"a\n"]
