@@ -86,7 +86,7 @@ class WatcherService:
         self._sleep_until = 0.0
         self._settled = False
 
-    # -- StampedListener (called on the loop by LoopListener) ------------------------
+    # -- InformerListener (called on the loop by LoopListener) ----------------------
 
     def on_events(self, kind: str, events: list[Event], at: float) -> None:
         assert self._wake is not None

@@ -9,8 +9,10 @@ when a read drained the socket waits until `interval_s` after that read began be
 again, so events that trickle in meanwhile are read, parsed and handed over together. Throughput
 is never capped: a read that fills the block is followed by the next at once.
 
-The wait delays an event by at most `interval_s`, far below the debounce every change waits for
-anyway (DESIGN §5).
+Each block comes with the earliest time its data can have arrived: when the socket was last
+known to be empty (the end of the read before), but no earlier than `interval_s` before the
+block was read (a read that blocked got data that came while it waited). The watcher debounces
+from that time, so pacing the reads never delays a flush.
 """
 
 from __future__ import annotations
@@ -82,18 +84,22 @@ def read_paced(
     interval_s: float,
     wait: Callable[[float], bool],
     clock: Callable[[], float] = time.monotonic,
-) -> Iterator[bytes]:
-    """Payload blocks of the chunked body read from `fp` (a buffered socket file), until the last
-    chunk or EOF. `wait(seconds)` sleeps and returns True when the reader should stop."""
+) -> Iterator[tuple[bytes, float]]:
+    """(payload, earliest arrival time) blocks of the chunked body read from `fp` (a buffered
+    socket file), until the last chunk or EOF. `wait(seconds)` sleeps and returns True when the
+    reader should stop."""
     dechunker = Dechunker()
+    empty_since = clock()
     while not dechunker.done:
         started = clock()
         data = fp.read1(BLOCK)
         if not data:
             return
+        read_at = clock()
         payload = dechunker.feed(data)
         if payload:
-            yield payload
+            yield payload, max(empty_since, read_at - interval_s)
+        empty_since = read_at
         if len(data) < BLOCK and not dechunker.done:
             pause = started + interval_s - clock()
             if pause > 0 and wait(pause):

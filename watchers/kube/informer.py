@@ -165,7 +165,7 @@ class Informer:
         self.stop(timeout)
         events = self._driver.forget()
         if events:
-            self._deliver(events)
+            self._deliver(events, self._clock())
 
     def wait_synced(self, timeout: float | None = None) -> bool:
         """Block until the first complete list has been delivered; False on timeout."""
@@ -241,7 +241,7 @@ class Informer:
                 self._state.relists += 1
             self._state.synced = True
         if events:
-            self._deliver(events)
+            self._deliver(events, self._clock())
         self._notify_synced()
         self._synced.set()
         log.info(
@@ -286,10 +286,10 @@ class Informer:
         error = None
         ending = "server closed the stream"
         try:
-            for chunk in self._body(response):
+            for chunk, arrived_at in self._body(response):
                 events, error = driver.feed(chunk)
                 if events:
-                    self._deliver(events)
+                    self._deliver(events, arrived_at)
                 if error is not None:
                     break
         except (urllib3.exceptions.ReadTimeoutError, TimeoutError):
@@ -315,14 +315,15 @@ class Informer:
 
     # -- HTTP --------------------------------------------------------------------------------
 
-    def _body(self, response: urllib3.BaseHTTPResponse) -> Iterator[bytes]:
-        """The watch body's bytes: paced block reads of the raw chunked stream, or urllib3's own
-        reading when the body is not plain chunked HTTP/1.1 (compressed, or another transport)."""
+    def _body(self, response: urllib3.BaseHTTPResponse) -> Iterator[tuple[bytes, float]]:
+        """The watch body as (bytes, arrival time): paced block reads of the raw chunked stream,
+        or urllib3's own reading when the body is not plain chunked HTTP/1.1 (compressed, or
+        another transport)."""
         fp = getattr(getattr(response, "_fp", None), "fp", None)
         plain = response.chunked and not response.headers.get("content-encoding")
-        if not plain or not hasattr(fp, "read1"):
-            return response.stream(None)
-        return read_paced(fp, self.config.read_interval_s, self._stopping.wait)
+        if plain and hasattr(fp, "read1"):
+            return read_paced(fp, self.config.read_interval_s, self._stopping.wait, self._clock)
+        return ((chunk, self._clock()) for chunk in response.stream(None))
 
     def _open(
         self, params: list[tuple[str, str]], phase: Phase, timeout: Timeout
@@ -360,12 +361,12 @@ class Informer:
 
     # -- reporting ---------------------------------------------------------------------------
 
-    def _deliver(self, events: list[Event]) -> None:
+    def _deliver(self, events: list[Event], at: float) -> None:
         with self._lock:
             self._state.events += len(events)
             self._state.last_event_at = self._wall_clock()
         try:
-            self._listener.on_events(self.resource.kind, events)
+            self._listener.on_events(self.resource.kind, events, at)
         except Exception:
             # A listener bug must not end the watch: the informer's state stays right either way.
             log.exception("informer %s: listener failed on %d event(s)", self._name, len(events))

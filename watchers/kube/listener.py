@@ -1,8 +1,10 @@
 """How informers hand events to the rest of the watcher, and the adapter onto one asyncio loop.
 
 Contract of `InformerListener`; every call comes from the informer's thread, in order:
-- `on_events(kind, events)`: a batch of ("ADDED" | "MODIFIED" | "DELETED", object) in stream order;
-  one batch per chunk read, or the whole diff of a (re)list. Objects are pruned to what the
+- `on_events(kind, events, at)`: a batch of ("ADDED" | "MODIFIED" | "DELETED", object) in stream
+  order, one per block read or the whole diff of a (re)list; `at` is the earliest time it can
+  have arrived (`time.monotonic()`, the clock of `loop.time()`), which debounce deadlines count
+  from. Objects are pruned to what the
   topology reads (`watchers.prune`) and carry no resourceVersion; a DELETED from a relist may be
   a tombstone carrying only kind, apiVersion, name, namespace, uid and resourceVersion. ADDED for
   a known key is an upsert and DELETED for an unknown key must be ignored (K8S_API §6,
@@ -14,8 +16,8 @@ The listener must not block: the thread is not reading its socket meanwhile.
 one chunk per event, so handing each chunk over on its own would wake the loop (a self-pipe
 write, a selector round, a callback) hundreds of times a second under churn, which cost more
 CPU than parsing the events. Nothing downstream needs an event sooner than the debounce
-(DESIGN §5), so batches wait in an inbox, stamped with the time they were read, and reach the
-loop at most `delay_s` later; whoever flushes calls `drain()` first, so a flush never misses an
+(DESIGN §5), so batches wait in an inbox with their arrival times and reach the loop at most
+`delay_s` later; whoever flushes calls `drain()` first, so a flush never misses an
 event that already arrived.
 """
 
@@ -24,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections import deque
 from collections.abc import Callable
 from typing import Protocol
@@ -37,29 +38,18 @@ log = logging.getLogger("watchers.listener")
 class InformerListener(Protocol):
     """Receives an informer's events; see the module docstring for the contract."""
 
-    def on_events(self, kind: str, events: list[Event]) -> None:
-        """A batch of events, in order."""
+    def on_events(self, kind: str, events: list[Event], at: float) -> None:
+        """A batch of events, in order, arrived no earlier than `at`."""
 
     def on_synced(self, kind: str) -> None:
         """A complete list has been delivered."""
-
-
-class StampedListener(Protocol):
-    """What `LoopListener` calls on the loop: the informer contract, plus when each batch was
-    read (`time.monotonic()`, the clock of `loop.time()`)."""
-
-    def on_events(self, kind: str, events: list[Event], at: float) -> None:
-        """A batch of events, read at `at`."""
-
-    def on_synced(self, kind: str) -> None:
-        """A complete list has been delivered (its events were handed over before)."""
 
 
 class LoopListener:
     """Hands informer callbacks to `target` on one asyncio loop: in order, in batches."""
 
     def __init__(
-        self, loop: asyncio.AbstractEventLoop, target: StampedListener, delay_s: float = 0.05
+        self, loop: asyncio.AbstractEventLoop, target: InformerListener, delay_s: float = 0.05
     ) -> None:
         self._loop = loop
         self._target = target
@@ -71,16 +61,16 @@ class LoopListener:
         self._armed = False
         self._timer: asyncio.TimerHandle | None = None
 
-    def on_events(self, kind: str, events: list[Event]) -> None:
+    def on_events(self, kind: str, events: list[Event], at: float) -> None:
         """Queue a batch (informer thread); the loop takes it within `delay_s`."""
-        self._inbox.append((kind, events, time.monotonic()))
+        self._inbox.append((kind, events, at))
         if not self._armed:
             self._armed = True
             self._call(self._arm)
 
     def on_synced(self, kind: str) -> None:
         """Queue the sync behind its list's events and hand both over now: readiness waits."""
-        self._inbox.append((kind, None, time.monotonic()))
+        self._inbox.append((kind, None, 0.0))
         self._call(self.drain)
 
     def drain(self) -> None:

@@ -63,9 +63,33 @@ class Clock:
 def test_a_read_that_drained_the_socket_waits_out_the_interval_before_the_next():
     clock = Clock()
     fp = Socketish(framed(b"a\n", last=False), framed(b"b\n"))
-    blocks = list(read_paced(fp, 0.1, clock.wait, clock))
+    blocks = [payload for payload, _ in read_paced(fp, 0.1, clock.wait, clock)]
     assert blocks == [b"a\n", b"b\n"]
     assert clock.waits == [0.1]  # none after the last chunk
+
+
+class Blocking(Socketish):
+    """Each read takes `took` seconds of the clock (the socket had nothing yet)."""
+
+    def __init__(self, clock: Clock, took: list[float], *reads: bytes) -> None:
+        super().__init__(*reads)
+        self.clock, self.took = clock, took
+
+    def read1(self, size: int) -> bytes:
+        self.clock.now += self.took.pop(0)
+        return super().read1(size)
+
+
+def test_blocks_are_stamped_with_the_earliest_time_their_data_can_have_arrived():
+    clock = Clock()
+    clock.now = 100.0
+    reads = [framed(b"a\n", last=False), framed(b"b\n", last=False), framed(b"c\n")]
+    fp = Blocking(clock, [5.0, 0.0, 3.0], *reads)
+    stamps = [at for _, at in read_paced(fp, 0.1, clock.wait, clock)]
+    # a: blocked 5 s, so it came at most one interval before the read returned;
+    # b: waiting in the socket since the read before it drained it;
+    # c: blocked again.
+    assert stamps == [104.9, 105.0, 108.1 - 0.1]
 
 
 def test_a_full_read_is_followed_at_once():
@@ -73,7 +97,9 @@ def test_a_full_read_is_followed_at_once():
     big = b"x" * (BLOCK - 20) + b"\n"
     data = framed(big, b"y\n")
     fp = Socketish(data[:BLOCK], data[BLOCK:])
-    assert b"".join(read_paced(fp, 0.1, clock.wait, clock)) == big + b"y\n"
+    assert b"".join(payload for payload, _ in read_paced(fp, 0.1, clock.wait, clock)) == (
+        big + b"y\n"
+    )
     assert clock.waits == []
 
 
@@ -81,5 +107,5 @@ def test_eof_ends_the_body_and_a_stop_ends_the_wait():
     clock = Clock()
     assert list(read_paced(Socketish(), 0.1, clock.wait, clock)) == []
     fp = Socketish(framed(b"a\n", last=False), framed(b"b\n"))
-    stopping = list(read_paced(fp, 0.1, lambda seconds: True, clock))
+    stopping = [payload for payload, _ in read_paced(fp, 0.1, lambda seconds: True, clock)]
     assert stopping == [b"a\n"]

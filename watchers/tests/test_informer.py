@@ -27,7 +27,7 @@ class Mirror:
         self.events: list[tuple[str, str]] = []
         self.syncs = 0
 
-    def on_events(self, kind: str, events: list[tuple[str, dict]]) -> None:
+    def on_events(self, kind: str, events: list[tuple[str, dict]], at: float) -> None:
         with self.lock:
             for event_type, obj in events:
                 meta = obj["metadata"]
