@@ -11,7 +11,6 @@ rebuilt, and a namespace is rebuilt at most once per debounce period.
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,13 +20,7 @@ from watchers.debounce import Debouncer
 from watchers.diff import diff_namespace
 from watchers.kobjects import labels_of, metadata, service_selector
 from watchers.state import ClusterState
-from watchers.topology import (
-    NamespaceObjects,
-    PodMemo,
-    TopologyConfig,
-    build_namespace,
-    external_backends,
-)
+from watchers.topology import BuildMemo, NamespaceObjects, TopologyConfig, build_namespace
 
 Tree = dict[str, Any]
 
@@ -78,7 +71,7 @@ class Pipeline:
         self._dependents: dict[str, set[str]] = {}
         self._service_health: dict[str, str] = {}
         # Stored objects are replaced, never changed in place, so pods can be memoised.
-        self._memos: dict[str, PodMemo] = {}
+        self._memos: dict[str, BuildMemo] = {}
 
     # -- input -------------------------------------------------------------------
 
@@ -199,14 +192,15 @@ class Pipeline:
             objs.ingresses,
             objs.httproutes,
         )
-        previous = self.trees.get(namespace)
-        collapsed_before = _collapsed_in(previous) if previous else frozenset()
-        tree = self._build(namespace, objs, hidden, collapsed_before)
+        memo = self._memos.setdefault(namespace, BuildMemo())
+        collapsed_before = frozenset(i for i, facts in memo.services.items() if facts.collapsed)
+        tree = self._build(namespace, objs, hidden, collapsed_before, memo)
         if tree is not None:
-            collapsed = self.churn.collapsed_services(namespace, service_pod_counts(tree), now)
+            counts = {service_id: facts.pods for service_id, facts in memo.services.items()}
+            collapsed = self.churn.collapsed_services(namespace, counts, now)
             if collapsed != collapsed_before:
-                tree = self._build(namespace, objs, hidden, collapsed)
-        self._after_build(namespace, objs, tree, now)
+                tree = self._build(namespace, objs, hidden, collapsed, memo)
+        self._after_build(namespace, memo, tree, now)
         return tree
 
     def _build(
@@ -215,6 +209,7 @@ class Pipeline:
         objs: NamespaceObjects,
         hidden: frozenset[str],
         collapsed: frozenset[str],
+        memo: BuildMemo,
     ) -> Tree | None:
         return build_namespace(
             namespace,
@@ -223,28 +218,26 @@ class Pipeline:
             self._lookup_service,
             collapsed_services=collapsed,
             hidden_pods=hidden,
-            memo=self._memos.setdefault(namespace, PodMemo()),
+            memo=memo,
         )
 
     def _after_build(
-        self, namespace: str, objs: NamespaceObjects, tree: Tree | None, now: float
+        self, namespace: str, memo: BuildMemo, tree: Tree | None, now: float
     ) -> None:
         deadline = self.smoothing.next_deadline(namespace)
         if deadline is not None:
             self._timers[namespace] = min(deadline, self._timers.get(namespace, deadline))
-        for target_namespace, _ in external_backends(namespace, objs, self.config.topology):
-            self._dependents.setdefault(target_namespace, set()).add(namespace)
         if tree is None:
             return
-        for node in _walk(tree):
-            if node.get("kind") == "Service":
-                health = node.get("health", "Unknown")
-                if self._service_health.get(node["id"]) != health:
-                    self._service_health[node["id"]] = health
-                    # Routes elsewhere show this service's health on their reference node.
-                    for dependent in self._dependents.get(namespace, ()):
-                        if dependent != namespace:
-                            self.debouncer.mark(dependent, now)
+        for target_namespace, _ in memo.external:
+            self._dependents.setdefault(target_namespace, set()).add(namespace)
+        for service_id, facts in memo.services.items():
+            if self._service_health.get(service_id) != facts.health:
+                self._service_health[service_id] = facts.health
+                # Routes elsewhere show this service's health on their reference node.
+                for dependent in self._dependents.get(namespace, ()):
+                    if dependent != namespace:
+                        self.debouncer.mark(dependent, now)
 
     def _lookup_service(self, namespace: str, name: str) -> dict | None:
         service = self.state.get("Service", namespace, name)
@@ -274,26 +267,3 @@ class Pipeline:
         else:
             self.trees[namespace] = tree
 
-
-def _walk(tree: Tree) -> Iterable[Tree]:
-    stack = [tree]
-    while stack:
-        node = stack.pop()
-        yield node
-        stack.extend(node.get("children") or ())
-
-
-def service_pod_counts(tree: Tree) -> dict[str, int]:
-    return {
-        node["id"]: int((node.get("pod_summary") or {}).get("total", 0))
-        for node in _walk(tree)
-        if node.get("kind") == "Service"
-    }
-
-
-def _collapsed_in(tree: Tree) -> frozenset[str]:
-    return frozenset(
-        node["id"]
-        for node in _walk(tree)
-        if node.get("kind") == "Service" and node.get("collapsed")
-    )

@@ -51,7 +51,7 @@ class ServiceOptions:
     retry_max_s: float = 10.0
     batch_delay_s: float = 0.25
     """Longest wait of an event before the loop ingests it. Flushes wait for the debounce
-    anyway (a flush drains first, and deadlines count from when each event was read), and
+    anyway (a flush drains first, and deadlines count from when each event arrived), and
     each hand-over costs a loop wake-up: at 300 events/s, one per event cost more CPU than
     parsing them."""
     informer: InformerConfig | None = None

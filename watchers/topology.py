@@ -6,8 +6,9 @@ objects give an equal tree whatever order they arrived in), so two builds can be
 
 Shape: Namespace → routes (HTTPRoute, Ingress) → Services / ServiceRefs → Pods; services no
 visible route points at sit under the namespace, and so do pods no visible service claims. A
-service under two routes, or a pod claimed by two services, appears under each parent; every
-occurrence of one id is an equal node. Nodes are plain dicts built fresh for each occurrence.
+service under two routes, or a pod claimed by two services, appears under each parent as the
+same node. Nodes are plain dicts, never changed once built: with a `BuildMemo`, consecutive
+trees share the nodes of everything that did not change.
 
 Every node:
     id            "Kind/namespace/name" ("Namespace/name" for namespaces)
@@ -84,8 +85,9 @@ from watchers.kobjects import (
 from watchers.routes import Backend, httproute_backends, ingress_backends, route_fields
 
 __all__ = [
+    "BuildMemo",
     "NamespaceObjects",
-    "PodMemo",
+    "ServiceFacts",
     "ServiceLookup",
     "TopologyConfig",
     "build_namespace",
@@ -170,46 +172,46 @@ def _base(
     }
 
 
-class PodMemo:
-    """One namespace's pod states and pod nodes, reused by the next build while the pod
-    object is the very same one.
+@dataclass(frozen=True, slots=True)
+class _PodEntry:
+    obj: Any
+    state: h.PodState | None  # None: never shown (ignored, Succeeded, not an object)
+    template: Node | None  # the pod's node without relatives
 
-    For callers that never change objects in place (the watcher's store replaces a pod's dict
-    on every change): then identity means "unchanged", and a rebuild of a busy namespace
-    only reads the pods that changed. Entries of pods gone from a build are dropped with it.
+
+@dataclass(frozen=True, slots=True)
+class ServiceFacts:
+    """What a build decided about one visible service, for callers that act on it (churn
+    collapse, routes elsewhere showing its health) without walking the tree."""
+
+    health: str
+    pods: int  # pods it claims (pod_summary total)
+    collapsed: bool
+
+
+class BuildMemo:
+    """What one namespace's builds derived, reused by the next build while its inputs are the
+    very same objects.
+
+    For callers that never change objects in place (the watcher's store replaces an object on
+    every change): identity then means "unchanged", so a rebuild of a busy namespace reads only
+    the pods that changed and hands back the previous build's node for every part whose inputs
+    are the same. Trees therefore share unchanged subtrees, which the diff skips by identity;
+    nodes are never changed once built. Entries for objects gone from a build are dropped
+    with it. A memo belongs to one namespace and one TopologyConfig.
     """
 
     def __init__(self) -> None:
-        self._entries: dict[str, tuple[dict, h.PodState, Node | None]] = {}
-        self._next: dict[str, tuple[dict, h.PodState, Node | None]] = {}
-
-    def state(self, name: str, pod: dict) -> h.PodState:
-        entry = self._entries.get(name)
-        if entry is None or entry[0] is not pod:
-            entry = (pod, h.pod_state(pod), None)
-        self._next[name] = entry
-        return entry[1]
-
-    def node(self, name: str) -> Node | None:
-        entry = self._next.get(name)
-        return entry[2] if entry else None
-
-    def keep_node(self, name: str, node: Node) -> None:
-        pod, state, _ = self._next[name]
-        self._next[name] = (pod, state, node)
-
-    def finish(self) -> None:
-        """End a build: what it did not touch is forgotten."""
-        self._entries, self._next = self._next, {}
-
-
-def _copy(node: Node) -> Node:
-    """A fresh copy of a node whose lists and maps hold only plain values (a pod node)."""
-    copy = dict(node)
-    for key, value in node.items():
-        if type(value) in (list, dict):
-            copy[key] = value.copy()
-    return copy
+        self.pods: dict[str, _PodEntry] = {}
+        # (label, value) → names of the pods that may be shown: a selector costs the size of
+        # its smallest match set, and only pods that changed touch the index.
+        self.label_index: dict[tuple[str, str], set[str]] = {}
+        self.pod_nodes: dict[str, tuple[Node, tuple[str, ...], Node]] = {}
+        self.nodes: dict[str, tuple[tuple, Node]] = {}  # Service / route / ServiceRef nodes
+        self.backends: dict[tuple[str, str], tuple[Any, list[Backend]]] = {}  # per route
+        self.selectors: dict[str, tuple[Any, dict[str, str]]] = {}  # per service
+        self.services: dict[str, ServiceFacts] = {}  # by Service id, from the last build
+        self.external: list[tuple[str, str]] = []  # as `external_backends`, last build
 
 
 def _sorted_children(children: Iterable[Node]) -> list[Node]:
@@ -217,16 +219,25 @@ def _sorted_children(children: Iterable[Node]) -> list[Node]:
     return sorted(by_id.values(), key=lambda n: (_CHILD_ORDER[n["kind"]], n["name"], n["id"]))
 
 
-def _routes(namespace: str, objs: NamespaceObjects, config: TopologyConfig) -> list[tuple]:
+def _routes(
+    namespace: str, objs: NamespaceObjects, config: TopologyConfig, memo: BuildMemo | None = None
+) -> list[tuple]:
     """(kind, name, object, backends) of every visible route, HTTPRoutes first."""
-    return [
-        (kind, name, obj, parse(namespace, obj))
-        for kind, mapping, parse in (
-            ("HTTPRoute", objs.httproutes, httproute_backends),
-            ("Ingress", objs.ingresses, ingress_backends),
-        )
-        for name, obj in _visible(mapping, config)
-    ]
+    found = []
+    for kind, mapping, parse in (
+        ("HTTPRoute", objs.httproutes, httproute_backends),
+        ("Ingress", objs.ingresses, ingress_backends),
+    ):
+        for name, obj in _visible(mapping, config):
+            cached = memo.backends.get((kind, name)) if memo is not None else None
+            if cached is not None and cached[0] is obj:
+                backends = cached[1]
+            else:
+                backends = parse(namespace, obj)
+                if memo is not None:
+                    memo.backends[(kind, name)] = (obj, backends)
+            found.append((kind, name, obj, backends))
+    return found
 
 
 def external_backends(
@@ -236,17 +247,16 @@ def external_backends(
 
     The tree shows their state, so the watcher rebuilds this namespace when one of them changes.
     """
-    pairs = {
-        (b.namespace, b.name)
-        for *_, backends in _routes(namespace, objs, config)
-        for b in backends
-        if b.namespace != namespace
-    }
-    return sorted(pairs)
+    return _external(namespace, _routes(namespace, objs, config))
+
+
+def _external(namespace: str, routes: list[tuple]) -> list[tuple[str, str]]:
+    pairs = {(b.namespace, b.name) for *_, found in routes for b in found}
+    return sorted(pair for pair in pairs if pair[0] != namespace)
 
 
 class _Builder:
-    """Indexes one namespace's objects once, then emits its tree."""
+    """Indexes one namespace's objects once (with the memo's help), then emits its tree."""
 
     def __init__(
         self,
@@ -256,38 +266,37 @@ class _Builder:
         service_lookup: ServiceLookup,
         collapsed_services: frozenset[str],
         hidden_pods: frozenset[str],
-        memo: PodMemo | None = None,
+        memo: BuildMemo,
     ) -> None:
-        self.ns, self.objs, self.config = namespace, objs, config
-        self.memo = memo
-        self.lookup, self.collapsed = service_lookup, collapsed_services
-        # Built once; a pod that appears in several places gets a copy in each further place.
-        self.pod_nodes: dict[str, Node] = {}
-        self.pods = {
-            name: (pod, memo.state(name, pod) if memo is not None else h.pod_state(pod))
-            for name, pod in _visible(objs.pods, config)
-            if name not in hidden_pods and as_str(status(pod).get("phase")) != "Succeeded"
+        self.ns, self.objs, self.config, self.memo = namespace, objs, config, memo
+        self.lookup, self.collapsed, self.hidden = service_lookup, collapsed_services, hidden_pods
+        self._sync_pods(objs.pods)
+        self.shown = {
+            name: entry.state
+            for name, entry in memo.pods.items()
+            if entry.state is not None and name not in hidden_pods
         }
-        # Pods indexed by label pair, so a selector costs the size of its smallest match set.
-        self.label_index: dict[tuple[str, str], set[str]] = {}
-        for name, (_, state) in self.pods.items():
-            for pair in state.labels.items():
-                self.label_index.setdefault(pair, set()).add(name)
+        # What this build uses; swapped into the memo by `finish`, so the rest is dropped.
+        self.pod_nodes: dict[str, tuple[Node, tuple[str, ...], Node]] = {}
+        self.nodes: dict[str, tuple[tuple, Node]] = {}
         self.slices: dict[str, list[dict]] = {}
         for _, endpoint_slice in sorted(objs.endpointslices.items()):
             owner = labels_of(endpoint_slice).get(SERVICE_NAME_LABEL)
             if owner and isinstance(endpoint_slice, dict):
                 self.slices.setdefault(owner, []).append(endpoint_slice)
         self.services = dict(_visible(objs.services, config))
-        self.claims = {name: self._claimed_pods(name, svc) for name, svc in self.services.items()}
+        self.selectors = {name: self._selector(name, svc) for name, svc in self.services.items()}
+        self.claims = {name: self._claimed_pods(name) for name in self.services}
         self.pod_services: dict[str, list[str]] = {}
         for svc_name, pod_names in self.claims.items():
+            svc_id = node_id("Service", namespace, svc_name)
             for pod_name in pod_names:
-                svc_id = node_id("Service", namespace, svc_name)
                 self.pod_services.setdefault(pod_name, []).append(svc_id)
+        routes = _routes(namespace, objs, config, memo)
+        memo.external = _external(namespace, routes)
         self.routes = [
             (kind, name, route, [(b, *self._resolve(b)) for b in backends])
-            for kind, name, route, backends in _routes(namespace, objs, config)
+            for kind, name, route, backends in routes
         ]
         self.route_ids: dict[str, list[str]] = {}  # Service / ServiceRef id → ids of its routes
         for kind, name, _, resolved in self.routes:
@@ -295,6 +304,91 @@ class _Builder:
                 child_id = self._child_id(backend, state)
                 if child_id:
                     self.route_ids.setdefault(child_id, []).append(node_id(kind, namespace, name))
+        self.facts: dict[str, ServiceFacts] = {}
+
+    # -- pods -------------------------------------------------------------------------------
+
+    def _sync_pods(self, pods: Mapping[str, Any]) -> None:
+        """Bring the memo's pod entries and label index up to date with `pods`."""
+        entries = self.memo.pods
+        for name, obj in pods.items():
+            entry = entries.get(name)
+            if entry is not None and entry.obj is obj:
+                continue
+            fresh = self._pod_entry(name, obj)
+            self._reindex(name, entry, fresh)
+            entries[name] = fresh
+        if len(entries) > len(pods):
+            for name in [n for n in entries if n not in pods]:
+                self._reindex(name, entries.pop(name), None)
+
+    def _pod_entry(self, name: str, pod: Any) -> _PodEntry:
+        if (
+            not isinstance(pod, dict)
+            or _ignored(pod, self.config)
+            or as_str(status(pod).get("phase")) == "Succeeded"
+        ):
+            return _PodEntry(pod, None, None)
+        state = h.pod_state(pod)
+        return _PodEntry(pod, state, self._pod_template(name, pod, state))
+
+    def _reindex(self, name: str, old: _PodEntry | None, new: _PodEntry | None) -> None:
+        before = old.state.labels if old is not None and old.state is not None else {}
+        after = new.state.labels if new is not None and new.state is not None else {}
+        if before == after:
+            return
+        index = self.memo.label_index
+        for pair in before.items():
+            names = index[pair]
+            names.discard(name)
+            if not names:
+                del index[pair]
+        for pair in after.items():
+            index.setdefault(pair, set()).add(name)
+
+    def _pod_template(self, name: str, pod: dict, state: h.PodState) -> Node:
+        """A pod's node without its relatives: a function of the pod object alone."""
+        pod_status = status(pod)
+        ips = [as_str(as_dict(ip).get("ip")) for ip in as_list(pod_status.get("podIPs"))]
+        node = _base("Pod", self.ns, name, pod, self.config, dict(state.labels))
+        node.update(
+            health=state.health,
+            relatives=[],
+            phase=state.shown_phase,
+            ready=state.ready,
+            restarts=state.restarts,
+            reason=state.reason,
+            pod_ips=unique(ips) or unique([as_str(pod_status.get("podIP"))]),
+            container_ports=container_ports(pod),
+            owner=state.owner,
+            node_name=as_str(spec(pod).get("nodeName")) or None,
+        )
+        return node
+
+    def _pod_node(self, name: str) -> Node:
+        built = self.pod_nodes.get(name)
+        if built is not None:
+            return built[2]  # a pod under two services is one node in both places
+        template = self.memo.pods[name].template
+        assert template is not None
+        relatives = tuple(sorted(self.pod_services.get(name, ())))
+        cached = self.memo.pod_nodes.get(name)
+        if cached is not None and cached[0] is template and cached[1] == relatives:
+            node = cached[2]
+        else:
+            node = {**template, "relatives": list(relatives)}
+        self.pod_nodes[name] = (template, relatives, node)
+        return node
+
+    # -- services ---------------------------------------------------------------------------
+
+    def _selector(self, name: str, service: dict) -> dict[str, str]:
+        cached = self.memo.selectors.get(name)
+        if cached is not None and cached[0] is service:
+            return cached[1]
+        selector = service_selector(service)
+        self.memo.selectors[name] = (service, selector)
+        return selector
 
     def _endpoints(self, service_name: str) -> list[dict]:
         return [
@@ -303,11 +397,18 @@ class _Builder:
             for endpoint in as_list(endpoint_slice.get("endpoints"))
         ]
 
-    def _claimed_pods(self, name: str, service: dict) -> list[str]:
-        selector = service_selector(service)
+    def _claimed_pods(self, name: str) -> list[str]:
+        selector = self.selectors[name]
         if selector:
-            matches = sorted((self.label_index.get(p, set()) for p in selector.items()), key=len)
-            return sorted(set.intersection(*matches))
+            index = self.memo.label_index
+            matches = [index.get(pair) for pair in selector.items()]
+            if not all(matches):
+                return []
+            matches.sort(key=len)
+            found = matches[0].intersection(*matches[1:])
+            if self.hidden:
+                found -= self.hidden
+            return sorted(found)
         targets = (as_dict(endpoint.get("targetRef")) for endpoint in self._endpoints(name))
         return sorted(
             {
@@ -315,7 +416,7 @@ class _Builder:
                 for t in targets
                 if t.get("kind") == "Pod"
                 and as_str(t.get("namespace"), self.ns) == self.ns
-                and as_str(t.get("name")) in self.pods
+                and as_str(t.get("name")) in self.shown
             }
         )
 
@@ -340,54 +441,39 @@ class _Builder:
         kind = "Service" if state == "ok" else "ServiceRef"
         return node_id(kind, backend.namespace, backend.name)
 
+    def _reuse(self, key_id: str, key: tuple) -> Node | None:
+        """The node built for `key_id` from equal inputs, by this build or the last; None if
+        it must be built. Tuples compare their items by identity first: cheap when reused."""
+        built = self.nodes.get(key_id) or self.memo.nodes.get(key_id)
+        if built is not None and built[0] == key:
+            self.nodes[key_id] = built
+            return built[1]
+        return None
+
+    def _keep(self, key_id: str, key: tuple, node: Node) -> Node:
+        self.nodes[key_id] = (key, node)
+        return node
+
     def _ref_node(self, backend: Backend, state: str, target: dict | None) -> Node:
+        ref_id = node_id("ServiceRef", backend.namespace, backend.name)
+        relatives = tuple(sorted(self.route_ids[ref_id]))
+        key = ("ServiceRef", state, target, relatives)
+        node = self._reuse(ref_id, key)
+        if node is not None:
+            return node
         node = _base("ServiceRef", backend.namespace, backend.name, target, self.config)
         node.update(
             health=h.DOWN if target is None else h.known(target.get("health")),
-            relatives=sorted(self.route_ids[node["id"]]),
+            relatives=list(relatives),
             state=state,
         )
-        return node
-
-    def _pod_node(self, name: str) -> Node:
-        if name in self.pod_nodes:
-            return _copy(self.pod_nodes[name])
-        relatives = sorted(self.pod_services.get(name, []))
-        # The memo holds the node of the previous build (never changed once built), so a
-        # reused pod costs one shallow copy and no extra node is kept alive.
-        previous = self.memo.node(name) if self.memo is not None else None
-        node = _copy(previous) if previous is not None else self._pod_template(name)
-        node["relatives"] = relatives
-        if self.memo is not None:
-            self.memo.keep_node(name, node)
-        self.pod_nodes[name] = node
-        return node
-
-    def _pod_template(self, name: str) -> Node:
-        """A pod's node without its relatives: a function of the pod object alone."""
-        pod, state = self.pods[name]
-        pod_status = status(pod)
-        ips = [as_str(as_dict(ip).get("ip")) for ip in as_list(pod_status.get("podIPs"))]
-        node = _base("Pod", self.ns, name, pod, self.config, dict(state.labels))
-        node.update(
-            health=state.health,
-            relatives=[],
-            phase=state.shown_phase,
-            ready=state.ready,
-            restarts=state.restarts,
-            reason=state.reason,
-            pod_ips=unique(ips) or unique([as_str(pod_status.get("podIP"))]),
-            container_ports=container_ports(pod),
-            owner=state.owner,
-            node_name=as_str(spec(pod).get("nodeName")) or None,
-        )
-        return node
+        return self._keep(ref_id, key, node)
 
     def _service_health(self, name: str, states: list[h.PodState]) -> str:
         if states:
             candidates = [s for s in states if not s.terminating]
             return h.ready_health(sum(s.serving for s in candidates), len(candidates))
-        if service_selector(self.services[name]):
+        if self.selectors[name]:
             return h.DOWN
         # Endpoints without pods (external addresses): a nil ready condition means ready.
         ready = [
@@ -396,9 +482,28 @@ class _Builder:
         return h.ready_health(sum(ready), len(ready)) if ready else h.UNKNOWN
 
     def _service_node(self, name: str) -> Node:
+        service, pod_names = self.services[name], self.claims[name]
+        svc_id = node_id("Service", self.ns, name)
+        collapsed = svc_id in self.collapsed
+        # Pod nodes stand for their pods' states too, so they are part of the inputs even
+        # when collapsed hides them.
+        pods = tuple(self._pod_node(p) for p in pod_names)
+        relatives = tuple(sorted(self.route_ids.get(svc_id, ())))
+        slices = () if self.selectors[name] else tuple(self.slices.get(name, ()))
+        key = (service, collapsed, relatives, pods, slices)
+        node = self._reuse(svc_id, key)
+        if node is None:
+            node = self._keep(svc_id, key, self._new_service_node(name, pods, relatives))
+        summary = node["pod_summary"]
+        self.facts[svc_id] = ServiceFacts(node["health"], summary["total"], collapsed)
+        return node
+
+    def _new_service_node(
+        self, name: str, pods: tuple[Node, ...], relatives: tuple[str, ...]
+    ) -> Node:
         service = self.services[name]
-        svc_spec, pod_names = spec(service), self.claims[name]
-        states = [self.pods[p][1] for p in pod_names]
+        svc_spec = spec(service)
+        states = [self.shown[p] for p in self.claims[name]]
         node = _base("Service", self.ns, name, service, self.config)
         collapsed = node["id"] in self.collapsed
         lb_ingress = map(
@@ -406,8 +511,8 @@ class _Builder:
         )
         node.update(
             health=self._service_health(name, states),
-            children=[] if collapsed else [self._pod_node(p) for p in pod_names],
-            relatives=sorted(self.route_ids.get(node["id"], [])),
+            children=[] if collapsed else list(pods),
+            relatives=list(relatives),
             service_type=as_str(svc_spec.get("type")) or "ClusterIP",
             cluster_ip=as_str(svc_spec.get("clusterIP")) or None,
             external_ips=unique(
@@ -416,22 +521,18 @@ class _Builder:
             ),
             external_name=as_str(svc_spec.get("externalName")) or None,
             ports=service_ports(service),
-            selector=service_selector(service),
+            selector=self.selectors[name],
             pod_summary=h.pod_summary(states),
             rollout=h.rollout(states),
             collapsed=collapsed,
         )
         return node
 
+    # -- routes and the namespace -----------------------------------------------------------
+
     def _route_node(self, kind: str, name: str, route: dict, resolved: list[tuple]) -> Node:
-        node = _base(kind, self.ns, name, route, self.config)
-        refs, children = [], {}
+        children: dict[str, Node] = {}
         for backend, state, target in resolved:
-            where = {"host": backend.host, "path": backend.path} if kind == "Ingress" else {}
-            refs.append(
-                {"kind": "Service", "name": backend.name, "namespace": backend.namespace}
-                | {"port": backend.port, **where, "state": state}
-            )
             child_id = self._child_id(backend, state)
             if child_id and child_id not in children:
                 children[child_id] = (
@@ -439,11 +540,24 @@ class _Builder:
                     if state == "ok"
                     else self._ref_node(backend, state, target)
                 )
+        route_id = node_id(kind, self.ns, name)
+        key = (route, tuple(state for _, state, _ in resolved), tuple(children.values()))
+        node = self._reuse(route_id, key)
+        if node is not None:
+            return node
+        node = _base(kind, self.ns, name, route, self.config)
+        refs = []
+        for backend, state, _ in resolved:
+            where = {"host": backend.host, "path": backend.path} if kind == "Ingress" else {}
+            refs.append(
+                {"kind": "Service", "name": backend.name, "namespace": backend.namespace}
+                | {"port": backend.port, **where, "state": state}
+            )
         node["children"] = _sorted_children(children.values())
         node["health"] = h.worst(map(h.rollup_health, node["children"]), h.UNKNOWN)
         node["backend_refs"] = refs
         node.update(route_fields(kind, route))
-        return node
+        return self._keep(route_id, key, node)
 
     def build(self) -> Node:
         children = [self._route_node(*route) for route in self.routes]
@@ -452,16 +566,26 @@ class _Builder:
             for name in self.services
             if node_id("Service", self.ns, name) not in self.route_ids
         ]
-        children += [self._pod_node(name) for name in self.pods if name not in self.pod_services]
+        children += [self._pod_node(name) for name in self.shown if name not in self.pod_services]
         namespace = self.objs.namespace
         node = _base("Namespace", self.ns, self.ns, namespace, self.config)
         node.update(
             children=_sorted_children(children),
             phase=as_str(status(namespace).get("phase")) or None,
-            pod_summary=h.pod_summary(state for _, state in self.pods.values()),
+            pod_summary=h.pod_summary(self.shown.values()),
         )
         node["health"] = h.worst(map(h.rollup_health, node["children"]), h.HEALTHY)
         return node
+
+    def finish(self) -> None:
+        """Keep what this build used in the memo, and only that."""
+        memo = self.memo
+        memo.pod_nodes, memo.nodes, memo.services = self.pod_nodes, self.nodes, self.facts
+        if len(memo.selectors) > len(self.services):
+            memo.selectors = {k: v for k, v in memo.selectors.items() if k in self.services}
+        if len(memo.backends) > len(self.routes):
+            kept = {(kind, name) for kind, name, *_ in self.routes}
+            memo.backends = {k: v for k, v in memo.backends.items() if k in kept}
 
 
 def build_namespace(
@@ -471,20 +595,21 @@ def build_namespace(
     service_lookup: ServiceLookup,
     collapsed_services: frozenset[str] = frozenset(),
     hidden_pods: frozenset[str] = frozenset(),
-    memo: PodMemo | None = None,
+    memo: BuildMemo | None = None,
 ) -> Node | None:
     """The namespace's tree, or None when the namespace itself is ignored.
 
     `service_lookup(namespace, name)` answers for backends in other namespaces (None: missing);
     `collapsed_services` holds Service ids shown as a summary; `hidden_pods` holds pod names the
     churn smoothing keeps out of sight for now; `memo` (objects never changed in place) lets a
-    rebuild reuse what it knew of unchanged pods.
+    rebuild reuse what the last one derived; its `services` and `external` then describe this
+    build.
     """
     if isinstance(objs.namespace, dict) and _ignored(objs.namespace, config):
         return None
-    tree = _Builder(
-        name, objs, config, service_lookup, collapsed_services, hidden_pods, memo
-    ).build()
-    if memo is not None:
-        memo.finish()
+    builder = _Builder(
+        name, objs, config, service_lookup, collapsed_services, hidden_pods, memo or BuildMemo()
+    )
+    tree = builder.build()
+    builder.finish()
     return tree

@@ -65,7 +65,7 @@ class InformerConfig:
     (cheap, no relist)."""
     watch_timeout_s: tuple[int, int] = (300, 600)
     """Server-side watch lifetime, random in this range so informers do not reconnect together."""
-    read_interval_s: float = 0.1
+    read_interval_s: float = 0.25
     """After a read that drained the socket, the next waits until this long after it began, so
     events arriving one by one are read a batch at a time (chunked.py): a wake-up per event
     costs more than parsing it. Far below the debounce, so nothing shows later for it."""

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from constellation import protocol
 from watchers.diff import apply_messages, diff_namespace
-from watchers.topology import NamespaceObjects, TopologyConfig, build_namespace
+from watchers.topology import BuildMemo, NamespaceObjects, TopologyConfig, build_namespace
 
 NS = "shop"
 ROOT = "Namespace/shop"
@@ -297,18 +297,28 @@ def changed(draw, world):
     return new
 
 
-def build_world(world):
+def build_world(world, memo=None, objects=None):
+    """The world's tree; with `objects`, an unchanged part is the very same object as in the
+    worlds built before (as the watcher's store keeps them), so `memo` can reuse it."""
+
+    def make(factory, *args, **kwargs):
+        if objects is None:
+            return factory(*args, **kwargs)
+        key = (factory.__name__, repr(args), repr(kwargs))
+        return objects.setdefault(key, factory(*args, **kwargs))
+
     pods = []
     for name, spec in world["pods"].items():
         if spec is not None:
             extra = {"deletionTimestamp": "2026-11-23T12:00:00Z"} if spec["terminating"] else {}
-            pods.append(pod(name, spec["labels"], spec["phase"], spec["ready"], **extra))
+            pods.append(make(pod, name, spec["labels"], spec["phase"], spec["ready"], **extra))
     return build(
         pods,
-        [service(n, sel) for n, sel in world["services"].items() if sel is not None],
-        [httproute(n, *refs) for n, refs in world["routes"].items() if refs is not None],
+        [make(service, n, sel) for n, sel in world["services"].items() if sel is not None],
+        [make(httproute, n, *refs) for n, refs in world["routes"].items() if refs is not None],
         collapsed_services=frozenset(f"Service/{NS}/{n}" for n in world["collapsed"]["services"]),
         hidden_pods=frozenset(world["hidden"]["pods"]),
+        memo=memo,
     )
 
 
@@ -332,3 +342,18 @@ def test_deltas_are_never_larger_than_the_tree(old_world, new_world):
     messages = [m for m in diff_namespace(NS, old, new) if m["type"] != "NamespaceSummaryUpdate"]
     whole = len(orjson.dumps(protocol.relationship_updated(NS, new)))
     assert sum(len(orjson.dumps(m)) for m in messages) <= whole
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_trees_sharing_unchanged_nodes_build_and_diff_like_fresh_ones(data):
+    memo, objects = BuildMemo(), {}
+    world = data.draw(worlds())
+    previous = None
+    for _ in range(4):
+        tree = build_world(world, memo, objects)
+        assert tree == build_world(world)
+        if previous is not None:
+            assert apply_messages(previous, diff_namespace(NS, previous, tree)) == tree
+        previous = tree
+        world = data.draw(changed(world))

@@ -8,8 +8,9 @@ import random
 import pytest
 
 from watchers.topology import (
+    BuildMemo,
     NamespaceObjects,
-    PodMemo,
+    ServiceFacts,
     TopologyConfig,
     build_namespace,
     external_backends,
@@ -756,7 +757,7 @@ def test_a_namespace_of_500_pods_and_50_services_builds_every_pod_under_its_serv
 
 def test_a_memo_reuses_unchanged_pods_and_sees_replaced_ones():
     world = _big_world()
-    memo = PodMemo()
+    memo = BuildMemo()
     first = build(**world, memo=memo)
     assert build(**world, memo=memo) == first == build(**world)
     pods = list(world["pods"])
@@ -764,6 +765,11 @@ def test_a_memo_reuses_unchanged_pods_and_sees_replaced_ones():
     changed = build(**{**world, "pods": pods}, memo=memo)
     assert changed == build(**{**world, "pods": pods})
     assert changed != first
+    # What p0 left is rebuilt; what never held it is the very same node as before.
+    assert only(changed, "Service/shop/s0") is not only(first, "Service/shop/s0")
+    assert only(changed, "Service/shop/s1") is only(first, "Service/shop/s1")
+    assert find(changed, "Pod/shop/p1")[0] is find(first, "Pod/shop/p1")[0]
+    assert memo.services["Service/shop/s0"] == ServiceFacts("Degraded", 9, False)
 
 
 MALFORMED = [
