@@ -175,7 +175,9 @@ def apply_messages(tree: Node | None, messages: list[dict]) -> Node | None:
     Messages without tree state (HighChurnWarning, Ping, ...) are skipped. A delta for a
     namespace the client has no tree for is a ValueError: the client must resync.
     """
-    tree = copy.deepcopy(tree)
+    # What a client holds is decoded JSON: nodes the watcher shares between two places
+    # (a service under two routes) are two separate copies there.
+    tree = None if tree is None else orjson.loads(orjson.dumps(tree))
     for message in messages:
         kind = message["type"]
         if kind == protocol.RELATIONSHIP_UPDATED:
