@@ -68,21 +68,23 @@ class Batch:
     namespace: str
     items: tuple[tuple[int, str], ...]
     """(ns_seq, the watcher's encoded text), in order."""
+    last_ns_seq: int
     last_seq: int
+    """The newest global `seq` among the items: what was published after them is newer."""
     deletes_namespace: bool
     """It carries NamespaceDeleted: "*" consumers then leave the namespace's group."""
 
     @classmethod
     def from_envelope(cls, envelope: dict[str, Any]) -> Batch:
         """Read a `state.messages` (or single `state.message`) envelope (watchers.publish)."""
-        items = tuple(
-            (item["ns_seq"], item["text"]) for item in envelope.get("messages", (envelope,))
-        )
+        raw = envelope.get("messages", (envelope,))
+        items = tuple((item["ns_seq"], item["text"]) for item in raw)
         return cls(
             envelope["epoch"],
             envelope["namespace"],
             items,
             max(ns_seq for ns_seq, _ in items),
+            max(item["seq"] for item in raw),
             any(text.startswith(_DELETED_PREFIX) for _, text in items),
         )
 
@@ -104,6 +106,59 @@ class Check:
     """Highest ns_seq of each namespace this process received in `epoch`."""
     lost: frozenset[str]
     """Namespaces whose message the snapshot held a check ago has still not arrived here."""
+
+
+class Arrivals:
+    """What this process received, and which messages the snapshot holds never arrived.
+
+    A message the snapshot held at one check and this process still lacks at the next is lost
+    once something published after it has arrived (channels are delivered in order) or nothing
+    arrived at all meanwhile; while older messages are still coming in, it may be queued
+    behind them (a busy process reading its layer channel), so it is not given up on yet.
+    """
+
+    def __init__(self) -> None:
+        self._ns_seq: dict[str, dict[str, int]] = {}  # epoch → namespace → newest ns_seq
+        self._seq: dict[str, int] = {}  # epoch → newest global seq
+        self._arrived = False
+        self._suspects: dict[str, tuple[int, int]] = {}  # namespace → (ns_seq, seq) awaited
+
+    def note(self, batch: Batch) -> None:
+        """One batch received from the layer."""
+        self._arrived = True
+        received = self._ns_seq.get(batch.epoch)
+        if received is None:
+            if len(self._ns_seq) >= _EPOCHS_REMEMBERED:
+                oldest = next(iter(self._ns_seq))
+                del self._ns_seq[oldest]
+                self._seq.pop(oldest, None)
+            received = self._ns_seq[batch.epoch] = {}
+        if batch.last_ns_seq > received.get(batch.namespace, 0):
+            received[batch.namespace] = batch.last_ns_seq
+        if batch.last_seq > self._seq.get(batch.epoch, 0):
+            self._seq[batch.epoch] = batch.last_seq
+
+    def check(self, epoch: str, ns_seq: dict[str, int], seq: int) -> Check:
+        """Compare the snapshot's counters (`ns_seq`, global `seq`) with what arrived."""
+        received = self._ns_seq.get(epoch, {})
+        newest = self._seq.get(epoch, 0)
+        lost = set()
+        suspects = {}
+        for namespace, have in ns_seq.items():
+            got = received.get(namespace, 0)
+            if got >= have:
+                continue
+            awaited = self._suspects.get(namespace)
+            if awaited is None or got >= awaited[0]:
+                suspects[namespace] = (have, seq)
+            elif newest >= awaited[1] or not self._arrived:
+                lost.add(namespace)
+                suspects[namespace] = (have, seq)
+            else:
+                suspects[namespace] = awaited
+        self._suspects = suspects
+        self._arrived = False
+        return Check(epoch, ns_seq, dict(received), frozenset(lost))
 
 
 class Subscriber(Protocol):
@@ -138,8 +193,7 @@ class FanoutHub:
         self._effective: set[str] = set()  # groups the layer has this hub's channel in
         self._group_locks: dict[str, asyncio.Lock] = {}
         self._channel_lock = asyncio.Lock()
-        self._received: dict[str, dict[str, int]] = {}  # epoch → namespace → ns_seq
-        self._suspects: dict[str, int] = {}
+        self._arrivals = Arrivals()
         self._down = False
         self._unknown_types: set[object] = set()
         self._wake = asyncio.Event()
@@ -261,7 +315,7 @@ class FanoutHub:
         delivery: Batch | NewEpoch
         if kind in MESSAGE_TYPES:
             delivery = Batch.from_envelope(message)
-            self._note_received(delivery)
+            self._arrivals.note(delivery)
             named = self._members.get(protocol.namespace_group(delivery.namespace), ())
             targets = [*self._everything, *(c for c in named if c not in self._everything)]
         elif kind == EPOCH_TYPE:
@@ -281,15 +335,6 @@ class FanoutHub:
                 log.exception("websocket consumer failed to take a message type=%s", kind)
         if sent:
             metrics.FORWARDED.inc(sent)
-
-    def _note_received(self, batch: Batch) -> None:
-        received = self._received.get(batch.epoch)
-        if received is None:
-            if len(self._received) >= _EPOCHS_REMEMBERED:
-                del self._received[next(iter(self._received))]
-            received = self._received[batch.epoch] = {}
-        if batch.last_seq > received.get(batch.namespace, 0):
-            received[batch.namespace] = batch.last_seq
 
     # -- periodic work -------------------------------------------------------------------
 
@@ -319,19 +364,9 @@ class FanoutHub:
                 await asyncio.wait_for(self._wake.wait(), delay)
 
     def _review(self, probe: Snapshot) -> None:
-        received = self._received.get(probe.epoch, {})
-        lost = set()
-        suspects = {}
-        for namespace, have in probe.ns_seq.items():
-            got = received.get(namespace, 0)
-            if got >= have:
-                continue
-            seen = self._suspects.get(namespace)
-            if seen is not None and got < seen:
-                lost.add(namespace)
-            suspects[namespace] = have
-        self._suspects = suspects
-        check = Check(probe.epoch, probe.ns_seq, dict(received), frozenset(lost))
+        check = self._arrivals.check(probe.epoch, probe.ns_seq, probe.seq)
+        if check.lost:
+            metrics.HUB_LOST.inc(len(check.lost))
         for consumer in list(self._consumers):
             try:
                 consumer.review(check)

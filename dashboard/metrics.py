@@ -56,3 +56,8 @@ HUB_GROUPS = Gauge(
     "constellation_web_fanout_groups",
     "Channel-layer groups this process is in (a namespace's while a client here watches it)",
 )
+HUB_LOST = Counter(
+    "constellation_web_fanout_lost",
+    "Namespaces whose latest message never reached this process (layer drop or outage); the "
+    "clients that watch them are healed from the snapshot",
+)

@@ -66,7 +66,11 @@ async def open_stream() -> AsyncIterator[Opener]:
 def batch(epoch: str, namespace: str, *ns_seqs: int) -> Batch:
     """What the hub makes of one watcher envelope."""
     items = [
-        {"ns_seq": n, "text": protocol.encode(protocol.resource_added(namespace, "x", {"n": n}))}
+        {
+            "ns_seq": n,
+            "seq": n,
+            "text": protocol.encode(protocol.resource_added(namespace, "x", {"n": n})),
+        }
         for n in ns_seqs
     ]
     return Batch.from_envelope(
