@@ -117,6 +117,30 @@ async def test_logged_in_users_connect_when_anonymous_access_is_off(
     assert (await receive(client))["hierarchy"] == [tree("web")]
 
 
+async def test_the_project_asgi_application_knows_logged_in_users(
+    mem: World, settings: Any, session_headers: list
+) -> None:
+    from constellation.asgi import application
+
+    settings.ALLOW_ANONYMOUS = False
+    await mem.start(tree("web"))
+
+    client = await mem.connect(application, headers=[(b"host", b"localhost"), *session_headers])
+
+    assert (await receive(client))["type"] == "FullState"
+
+
+async def test_a_cookie_of_no_session_is_anonymous_and_refused(mem: World, settings: Any) -> None:
+    settings.ALLOW_ANONYMOUS = False
+    client = WebsocketCommunicator(
+        app(), "/ws/state/", headers=[*ORIGIN, (b"cookie", b"sessionid=not-a-session")]
+    )
+
+    connected, _ = await client.connect()
+
+    assert not connected
+
+
 # -- forwarding ----------------------------------------------------------------------------
 
 

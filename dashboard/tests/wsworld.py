@@ -16,7 +16,6 @@ from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
-from channels.auth import AuthMiddlewareStack
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
@@ -27,6 +26,7 @@ from constellation import protocol
 from constellation.snapshot import RedisSnapshotStore, SnapshotStore
 from dashboard import snapshots
 from dashboard.consumers import StateConsumer
+from dashboard.wsauth import WebSocketAuthStack
 from watchers.pipeline import Flush
 from watchers.publish import Publisher
 
@@ -63,7 +63,7 @@ def tree(namespace: str, *pods: str) -> dict[str, Any]:
 def app(**timings: Any) -> Any:
     """The consumer behind the same auth stack as production, with test timings."""
     settings = {"retry_initial_s": 0.02, **timings}
-    return AuthMiddlewareStack(URLRouter([path("ws/state/", StateConsumer.as_asgi(**settings))]))
+    return WebSocketAuthStack(URLRouter([path("ws/state/", StateConsumer.as_asgi(**settings))]))
 
 
 class World:
