@@ -14,8 +14,8 @@ and 20 updates/s one Daphne process spent its CPU on that plumbing and fell seco
   its namespace (every "*" consumer, and those subscribed to it): nothing else is sent to a
   consumer that narrowed its subscription (DESIGN §6, Groups);
 - one snapshot-counter poll per second feeds every consumer's lost-last-message check, with
-  what this process has received, so a message still queued here is not mistaken for a lost
-  one.
+  what this process has received (`dashboard.arrivals`), so a message still queued on its way
+  here is not mistaken for a lost one.
 
 Consumers never make the hub wait on Redis: `offer` forwards in-order text directly and
 queues anything needing a snapshot read on the consumer's own backlog. A consumer that joins a
@@ -28,7 +28,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from channels.layers import get_channel_layer
@@ -36,16 +35,13 @@ from channels.layers import get_channel_layer
 from constellation import protocol
 from constellation.snapshot import Snapshot
 from dashboard import metrics
+from dashboard.arrivals import Arrivals, Batch, Check, NewEpoch
 from dashboard.snapshots import read_snapshot
 
 log = logging.getLogger("constellation.web.fanout")
 
 MESSAGE_TYPES = frozenset({"state.messages", "state.message"})
 EPOCH_TYPE = "state.epoch"
-# protocol builders put `type` first and the watcher encodes with the same encoder, so a
-# deletion is recognisable from the text's first bytes without parsing it.
-_DELETED_PREFIX = protocol.encode({"type": protocol.NAMESPACE_DELETED})[:-1]
-_EPOCHS_REMEMBERED = 4
 _WARN_EVERY_S = 10.0
 _last_warning = 0.0
 
@@ -58,107 +54,6 @@ def warn_layer(what: str, exc: BaseException) -> None:
     if now - _last_warning >= _WARN_EVERY_S:
         _last_warning = now
         log.warning("websocket %s failed error=%r; clients retry and resync on recovery", what, exc)
-
-
-@dataclass(frozen=True, slots=True)
-class Batch:
-    """One namespace flush as this process received it, unpacked once for all its consumers."""
-
-    epoch: str
-    namespace: str
-    items: tuple[tuple[int, str], ...]
-    """(ns_seq, the watcher's encoded text), in order."""
-    last_ns_seq: int
-    last_seq: int
-    """The newest global `seq` among the items: what was published after them is newer."""
-    deletes_namespace: bool
-    """It carries NamespaceDeleted: "*" consumers then leave the namespace's group."""
-
-    @classmethod
-    def from_envelope(cls, envelope: dict[str, Any]) -> Batch:
-        """Read a `state.messages` (or single `state.message`) envelope (watchers.publish)."""
-        raw = envelope.get("messages", (envelope,))
-        items = tuple((item["ns_seq"], item["text"]) for item in raw)
-        return cls(
-            envelope["epoch"],
-            envelope["namespace"],
-            items,
-            max(ns_seq for ns_seq, _ in items),
-            max(item["seq"] for item in raw),
-            any(text.startswith(_DELETED_PREFIX) for _, text in items),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class NewEpoch:
-    """The watcher replaced the snapshot under a new epoch (`state.epoch`)."""
-
-    epoch: str
-
-
-@dataclass(frozen=True)
-class Check:
-    """One poll of the snapshot's counters, with what this process has received of them."""
-
-    epoch: str
-    ns_seq: dict[str, int]
-    received: dict[str, int]
-    """Highest ns_seq of each namespace this process received in `epoch`."""
-    lost: frozenset[str]
-    """Namespaces whose message the snapshot held a check ago has still not arrived here."""
-
-
-class Arrivals:
-    """What this process received, and which messages the snapshot holds never arrived.
-
-    A message the snapshot held at one check and this process still lacks at the next is lost
-    once something published after it has arrived (channels are delivered in order) or nothing
-    arrived at all meanwhile; while older messages are still coming in, it may be queued
-    behind them (a busy process reading its layer channel), so it is not given up on yet.
-    """
-
-    def __init__(self) -> None:
-        self._ns_seq: dict[str, dict[str, int]] = {}  # epoch → namespace → newest ns_seq
-        self._seq: dict[str, int] = {}  # epoch → newest global seq
-        self._arrived = False
-        self._suspects: dict[str, tuple[int, int]] = {}  # namespace → (ns_seq, seq) awaited
-
-    def note(self, batch: Batch) -> None:
-        """One batch received from the layer."""
-        self._arrived = True
-        received = self._ns_seq.get(batch.epoch)
-        if received is None:
-            if len(self._ns_seq) >= _EPOCHS_REMEMBERED:
-                oldest = next(iter(self._ns_seq))
-                del self._ns_seq[oldest]
-                self._seq.pop(oldest, None)
-            received = self._ns_seq[batch.epoch] = {}
-        if batch.last_ns_seq > received.get(batch.namespace, 0):
-            received[batch.namespace] = batch.last_ns_seq
-        if batch.last_seq > self._seq.get(batch.epoch, 0):
-            self._seq[batch.epoch] = batch.last_seq
-
-    def check(self, epoch: str, ns_seq: dict[str, int], seq: int) -> Check:
-        """Compare the snapshot's counters (`ns_seq`, global `seq`) with what arrived."""
-        received = self._ns_seq.get(epoch, {})
-        newest = self._seq.get(epoch, 0)
-        lost = set()
-        suspects = {}
-        for namespace, have in ns_seq.items():
-            got = received.get(namespace, 0)
-            if got >= have:
-                continue
-            awaited = self._suspects.get(namespace)
-            if awaited is None or got >= awaited[0]:
-                suspects[namespace] = (have, seq)
-            elif newest >= awaited[1] or not self._arrived:
-                lost.add(namespace)
-                suspects[namespace] = (have, seq)
-            else:
-                suspects[namespace] = awaited
-        self._suspects = suspects
-        self._arrived = False
-        return Check(epoch, ns_seq, dict(received), frozenset(lost))
 
 
 class Subscriber(Protocol):

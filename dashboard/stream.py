@@ -31,7 +31,8 @@ from typing import Any
 
 from constellation import protocol
 from dashboard import metrics
-from dashboard.fanout import Batch, Check, FanoutHub, NewEpoch, warn_layer
+from dashboard.arrivals import Batch, Check, NewEpoch
+from dashboard.fanout import FanoutHub, warn_layer
 from dashboard.snapshots import SharedSnapshot, read_shared
 
 log = logging.getLogger("constellation.web.ws")

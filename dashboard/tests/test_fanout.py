@@ -1,7 +1,6 @@
 """The per-process fan-out hub, through real consumers on every channel layer.
 
-`Arrivals` (how the hub tells a lost message from a late one) is pure and fed literals. Many
-`WebsocketCommunicator` clients in one test share one event loop, so they share one hub,
+Many `WebsocketCommunicator` clients in one test share one event loop, so they share one hub,
 as the browsers connected to one Daphne process do. Redis outages and slow reads use a Redis
 this test owns (`redis_process`), stopped or frozen (SIGSTOP) under the clients.
 """
@@ -17,7 +16,6 @@ import redis
 
 from constellation import protocol
 from dashboard import metrics
-from dashboard.fanout import Arrivals, Batch
 from dashboard.tests.wsworld import (
     World,
     counter,
@@ -47,65 +45,6 @@ async def own_redis_world(
     """A Redis layer and snapshot on a Redis this test may stop or freeze."""
     async for built in world_on_redis(settings, redis_process.url, request.param):
         yield built
-
-
-def arrived(arrivals: Arrivals, namespace: str, ns_seq: int, seq: int, epoch: str = "e1") -> None:
-    text = protocol.encode({"type": "ResourceUpdated", "namespace": namespace})
-    arrivals.note(
-        Batch.from_envelope(
-            {
-                "type": "state.message",
-                "epoch": epoch,
-                "namespace": namespace,
-                "text": text,
-                "ns_seq": ns_seq,
-                "seq": seq,
-            }  # fmt: skip
-        )
-    )
-
-
-def test_a_message_not_arrived_at_the_first_check_is_not_yet_lost() -> None:
-    arrivals = Arrivals()
-
-    check = arrivals.check("e1", {"web": 1}, seq=1)
-
-    assert (check.lost, check.received) == (frozenset(), {})
-
-
-def test_a_message_still_missing_when_nothing_else_arrived_is_lost() -> None:
-    arrivals = Arrivals()
-    arrivals.check("e1", {"web": 1}, seq=1)
-
-    assert arrivals.check("e1", {"web": 1}, seq=1).lost == {"web"}
-
-
-def test_a_message_still_missing_behind_older_arrivals_waits_until_a_newer_one_arrives() -> None:
-    arrivals = Arrivals()
-    arrivals.check("e1", {"api": 5, "web": 1}, seq=6)
-    arrived(arrivals, "api", 4, seq=4)  # older than web's message: the process is behind
-
-    assert arrivals.check("e1", {"api": 5, "web": 1}, seq=6).lost == frozenset()
-
-    arrived(arrivals, "api", 5, seq=7)  # published after web's: web's cannot still come
-    assert arrivals.check("e1", {"api": 5, "web": 1}, seq=7).lost == {"web"}
-
-
-def test_a_message_that_arrives_late_is_not_lost_and_is_reported_received() -> None:
-    arrivals = Arrivals()
-    arrivals.check("e1", {"web": 2}, seq=2)
-    arrived(arrivals, "web", 2, seq=2)
-
-    check = arrivals.check("e1", {"web": 2}, seq=2)
-
-    assert (check.lost, check.received) == (frozenset(), {"web": 2})
-
-
-def test_arrivals_of_another_epoch_do_not_count() -> None:
-    arrivals = Arrivals()
-    arrived(arrivals, "web", 1, seq=1, epoch="e0")
-
-    assert arrivals.check("e1", {"web": 1}, seq=1).received == {}
 
 
 async def connected(world: World, count: int) -> list[Any]:

@@ -14,7 +14,8 @@ import orjson
 import pytest
 
 from constellation import protocol
-from dashboard.fanout import Batch, Check, FanoutHub, hub_for
+from dashboard.arrivals import Batch, Check
+from dashboard.fanout import FanoutHub, hub_for
 from dashboard.stream import ClientStream, Pacing
 from dashboard.tests.wsworld import World, eventually, tree
 from tests.redis_server import RedisProcess
