@@ -11,11 +11,11 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "constellation.settings")
 # Set Django up before importing anything that touches models (auth, the consumers).
 django_asgi_app = get_asgi_application()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from dashboard.routing import websocket_urlpatterns  # noqa: E402
+from dashboard.wsauth import WebSocketAuthStack  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
@@ -23,7 +23,7 @@ application = ProtocolTypeRouter(
         # Browsers send Origin on WebSocket handshakes and cookies ride along, so refuse
         # origins outside ALLOWED_HOSTS to stop other sites opening sessions as the user.
         "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+            WebSocketAuthStack(URLRouter(websocket_urlpatterns))
         ),
     }
 )

@@ -10,7 +10,8 @@ Variables:
 - DJANGO_ALLOWED_HOSTS, DJANGO_CSRF_TRUSTED_ORIGINS: comma-separated lists.
 - DATABASE_URL: default `sqlite:///<project>/db.sqlite3`; `postgres://…` uses psycopg 3.
 - REDIS_URL: when set, the channel layer is channels_redis; otherwise in-memory (one process).
-- CONSTELLATION_CHANNEL_LAYER: which channels_redis layer class to use with REDIS_URL.
+- CONSTELLATION_CHANNEL_LAYER: which channels_redis layer class to use with REDIS_URL
+  (default the pub/sub layer).
 - CONSTELLATION_CHANNEL_CAPACITY, CONSTELLATION_CHANNEL_GROUP_EXPIRY: core layer tuning.
 - CONSTELLATION_ALLOW_ANONYMOUS: boolean, default off: read access without login.
 - CONSTELLATION_LEADER_ELECT: boolean, default off: watchers elect a leader on a Lease.
@@ -118,9 +119,11 @@ ALLOW_ANONYMOUS = env_bool(ENV, "CONSTELLATION_ALLOW_ANONYMOUS", default=False)
 # The watcher process serves Prometheus metrics here (0: off).
 WATCHER_METRICS_PORT = env_int(ENV, "CONSTELLATION_WATCHER_METRICS_PORT", default=0, minimum=0)
 WATCHER_LEADER_ELECT = env_bool(ENV, "CONSTELLATION_LEADER_ELECT", default=False)
+# The pub/sub layer is the default because bench/fanout.py measured it ahead: the web
+# process reads it without a Redis round trip per message (BENCHMARKS.md, fan-out).
 REDIS_CHANNEL_LAYERS = (
-    "channels_redis.core.RedisChannelLayer",
     "channels_redis.pubsub.RedisPubSubChannelLayer",
+    "channels_redis.core.RedisChannelLayer",
 )
 if REDIS_URL is None:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}

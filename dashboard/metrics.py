@@ -47,3 +47,17 @@ LAYER_FAILURES = Counter(
     "constellation_web_ws_layer_failures",
     "Channel-layer or snapshot operations that failed (Redis unreachable); retried",
 )
+
+HUB_RECEIVED = Counter(
+    "constellation_web_fanout_layer_messages",
+    "Channel-layer messages this process received (once each, for all its clients)",
+)
+HUB_GROUPS = Gauge(
+    "constellation_web_fanout_groups",
+    "Channel-layer groups this process is in (a namespace's while a client here watches it)",
+)
+HUB_LOST = Counter(
+    "constellation_web_fanout_lost",
+    "Namespaces whose latest message never reached this process (layer drop or outage); the "
+    "clients that watch them are healed from the snapshot",
+)

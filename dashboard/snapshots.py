@@ -2,18 +2,28 @@
 
 One store per event loop: redis.asyncio connections belong to the loop that made
 them, and tests run several loops in one process.
+
+Hundreds of browsers ask for the same thing at once — on connect, on a new epoch, when a
+message every one of them needed was lost — so reads are shared: a caller gets a read that
+*began after it asked* (what DESIGN §6 needs: its groups were joined before the read) together
+with every caller that asked before that read began, and each frame built from it is encoded
+once for all of them.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Hashable, Iterable
+from typing import Any
 
 from django.conf import settings
 
+from constellation import protocol
 from constellation.snapshot import RedisSnapshotStore, Snapshot, SnapshotStore, snapshot_store
 
 _stores: dict[int, SnapshotStore] = {}
+_next_reads: dict[tuple[int, tuple[str, ...] | None], asyncio.Future[SharedSnapshot]] = {}
+_reading: set[asyncio.Task[None]] = set()  # the loop keeps only weak references to tasks
 
 
 def current_store() -> SnapshotStore:
@@ -30,3 +40,48 @@ def current_store() -> SnapshotStore:
 async def read_snapshot(namespaces: Iterable[str] | None = None) -> Snapshot:
     """The current snapshot (optionally only some namespaces' trees)."""
     return await current_store().read(namespaces)
+
+
+class SharedSnapshot:
+    """One snapshot read handed to several consumers; frames built from it are encoded once."""
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self.snapshot = snapshot
+        self._frames: dict[Hashable, str] = {}
+
+    def frame(self, key: Hashable, build: Callable[[], dict[str, Any]]) -> str:
+        """The encoded message `build()` returns, built once per `key` for this read."""
+        text = self._frames.get(key)
+        if text is None:
+            text = self._frames[key] = protocol.encode(build())
+        return text
+
+
+async def read_shared(namespaces: Iterable[str] | None = None) -> SharedSnapshot:
+    """A snapshot read that begins after this call, shared with callers that ask meanwhile."""
+    loop = asyncio.get_running_loop()
+    key = (id(loop), None if namespaces is None else tuple(sorted(namespaces)))
+    future = _next_reads.get(key)
+    if future is None or future.get_loop() is not loop:  # a dead loop's entry with a reused id
+        future = _next_reads[key] = loop.create_future()
+        # Callers that gave up (disconnected) must not leave an unretrieved exception behind.
+        future.add_done_callback(lambda done: done.cancelled() or done.exception())
+        task = loop.create_task(_read_into(key, future))
+        _reading.add(task)
+        task.add_done_callback(_reading.discard)
+    # shield: one caller's cancellation must not cancel the read the others wait for.
+    return await asyncio.shield(future)
+
+
+async def _read_into(
+    key: tuple[int, tuple[str, ...] | None], future: asyncio.Future[SharedSnapshot]
+) -> None:
+    # Whoever asks from now on gets the next read: this one may already miss their groups.
+    if _next_reads.get(key) is future:
+        del _next_reads[key]
+    try:
+        snapshot = await read_snapshot(key[1])
+    except Exception as exc:  # noqa: BLE001 - every waiter gets the failure and handles it
+        future.set_exception(exc)
+    else:
+        future.set_result(SharedSnapshot(snapshot))

