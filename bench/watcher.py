@@ -148,12 +148,11 @@ def window_rate(samples: list, start: float, stop: float) -> tuple[float, int]:
 async def latency_probe(kubeconfig: Path, redis_url: str, probes: int, interval_s: float,
                         debounce_s: float) -> list[float]:
     """Patch a label on a probe pod; time until the watcher's message carrying it arrives."""
-    from channels_redis.core import RedisChannelLayer
+    from channels.layers import get_channel_layer
     from kubernetes import client, config
     from redis.exceptions import TimeoutError as RedisTimeout
 
     from constellation import protocol
-    from constellation.redis import channel_host
     from constellation.snapshot import RedisSnapshotStore
 
     api = config.new_client_from_config(config_file=str(kubeconfig))
@@ -163,7 +162,8 @@ async def latency_probe(kubeconfig: Path, redis_url: str, probes: int, interval_
     with contextlib.suppress(client.ApiException):
         core.create_namespaced_pod("probe", {"metadata": {"name": "probe"}, "spec": {
             "containers": [{"name": "c", "image": "nginx"}]}})
-    layer = RedisChannelLayer(hosts=[channel_host(redis_url)])
+    setup_django(redis_url)
+    layer = get_channel_layer()  # the one the watcher publishes to
     snapshots = RedisSnapshotStore(redis_url, prefix="bench:snapshot")
     channel = await layer.new_channel()
     await layer.group_add(protocol.namespace_group("probe"), channel)

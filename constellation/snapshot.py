@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,16 +52,23 @@ class SnapshotLost(RuntimeError):
     """The store no longer holds the epoch being updated (Redis restarted empty)."""
 
 
+Publish = tuple[str, bytes]  # a raw Redis PUBLISH: (channel, payload)
+
+
 class SnapshotStore(ABC):
     """Where the snapshot lives."""
 
     @abstractmethod
-    async def apply(self, update: SnapshotUpdate) -> None:
+    async def apply(self, update: SnapshotUpdate, publishes: Sequence[Publish] = ()) -> None:
         """Apply one update atomically (readers see all of it or none).
 
         Raises SnapshotLost when the store does not hold `update.epoch`: an update on
         top of nothing would leave a snapshot without the namespaces it did not touch.
+        `publishes` are sent in the same atomic step, after the writes and only if they
+        happen; only a store in Redis (`publishes_in_step`) takes them.
         """
+
+    publishes_in_step = False
 
     @abstractmethod
     async def replace(self, update: SnapshotUpdate) -> None:
@@ -81,7 +88,9 @@ class InMemorySnapshotStore(SnapshotStore):
     def __init__(self) -> None:
         self._snapshot = Snapshot()
 
-    async def apply(self, update: SnapshotUpdate) -> None:
+    async def apply(self, update: SnapshotUpdate, publishes: Sequence[Publish] = ()) -> None:
+        if publishes:
+            raise ValueError("the in-memory snapshot cannot publish to Redis")
         current = self._snapshot
         if current.epoch != update.epoch:
             raise SnapshotLost(f"snapshot holds epoch {current.epoch!r}, not {update.epoch!r}")
@@ -120,13 +129,54 @@ class InMemorySnapshotStore(SnapshotStore):
         )
 
 
+# One update is one script: the epoch check, every write and the messages it covers run as a
+# single Redis command. A MULTI with the same commands costs the watcher a round trip more per
+# flush when it also publishes, and on our machines a round trip after a pause costs ~1 ms of
+# CPU (BENCHMARKS.md, watcher).
+# KEYS: meta, trees, ns_seq. ARGV: epoch, then counted groups: meta field/value pairs, trees
+# to set (name, JSON), trees to delete, ns_seq pairs, publishes (channel, payload).
+_APPLY_SCRIPT = """
+if redis.call('HGET', KEYS[1], 'epoch') ~= ARGV[1] then return 0 end
+local i = 2
+local function group()
+  local n = tonumber(ARGV[i])
+  local first = i + 1
+  i = i + 1 + n
+  return first, first + n - 1
+end
+local a, b = group()
+if b >= a then redis.call('HSET', KEYS[1], unpack(ARGV, a, b)) end
+a, b = group()
+if b >= a then redis.call('HSET', KEYS[2], unpack(ARGV, a, b)) end
+a, b = group()
+if b >= a then redis.call('HDEL', KEYS[2], unpack(ARGV, a, b)) end
+a, b = group()
+if b >= a then redis.call('HSET', KEYS[3], unpack(ARGV, a, b)) end
+a, b = group()
+for k = a, b, 2 do redis.call('PUBLISH', ARGV[k], ARGV[k + 1]) end
+return 1
+"""
+
+
+def _counted(values: list[Any]) -> list[Any]:
+    return [len(values), *values]
+
+
+def _flat(pairs: Iterable[tuple[Any, Any]]) -> list[Any]:
+    return [item for pair in pairs for item in pair]
+
+
 class RedisSnapshotStore(SnapshotStore):
     """Three keys under a prefix: meta (hash), trees (hash ns → JSON), ns_seq (hash)."""
+
+    publishes_in_step = True
 
     def __init__(self, url: str, prefix: str = "constellation:snapshot") -> None:
         import redis.asyncio as aioredis
 
+        self.url = url
         self._redis = aioredis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+        self._apply_script = self._redis.register_script(_APPLY_SCRIPT)
         self.meta_key = f"{prefix}:meta"
         self.trees_key = f"{prefix}:trees"
         self.ns_seq_key = f"{prefix}:ns_seq"
@@ -142,22 +192,20 @@ class RedisSnapshotStore(SnapshotStore):
             meta["cluster"] = orjson.dumps(update.cluster)
         return meta
 
-    async def apply(self, update: SnapshotUpdate) -> None:
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hget(self.meta_key, "epoch")
-            if update.removed:
-                pipe.hdel(self.trees_key, *update.removed)
-            if update.trees:
-                pipe.hset(
-                    self.trees_key, mapping={k: orjson.dumps(v) for k, v in update.trees.items()}
-                )
-            if update.ns_seq:
-                pipe.hset(self.ns_seq_key, mapping=update.ns_seq)
-            pipe.hset(self.meta_key, mapping=self._meta(update))
-            held, *_ = await pipe.execute()
-        if held is None or held.decode() != update.epoch:
+    async def apply(self, update: SnapshotUpdate, publishes: Sequence[Publish] = ()) -> None:
+        trees = ((name, orjson.dumps(tree)) for name, tree in update.trees.items())
+        args = [
+            update.epoch,
+            *_counted(_flat(self._meta(update).items())),
+            *_counted(_flat(trees)),
+            *_counted(list(update.removed)),
+            *_counted(_flat(update.ns_seq.items())),
+            *_counted(_flat(publishes)),
+        ]
+        keys = [self.meta_key, self.trees_key, self.ns_seq_key]
+        if not await self._apply_script(keys=keys, args=args):
             raise SnapshotLost(
-                f"Redis holds epoch {held!r}, not {update.epoch!r}; it restarted or was flushed"
+                f"Redis does not hold epoch {update.epoch!r}; it restarted or was flushed"
             )
 
     async def replace(self, update: SnapshotUpdate) -> None:

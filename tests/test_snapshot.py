@@ -65,3 +65,37 @@ async def test_an_update_to_a_snapshot_that_was_lost_raises_snapshot_lost(store)
     await store.replace(SnapshotUpdate("e1", 1, {"a": {}}))
     with pytest.raises(SnapshotLost):
         await store.apply(SnapshotUpdate("e0", 2, {"b": {}}))
+
+
+async def redis_subscriber(url: str, channel: str):
+    import redis.asyncio as aioredis
+
+    client = aioredis.from_url(url)
+    pubsub = client.pubsub()
+    await pubsub.subscribe(channel)
+    await pubsub.get_message(timeout=1)  # the subscribe confirmation
+    return client, pubsub
+
+
+async def test_publishes_go_out_in_the_same_step_as_the_writes_they_follow(fresh_redis_url):
+    store = RedisSnapshotStore(fresh_redis_url, prefix="test:snapshot")
+    client, pubsub = await redis_subscriber(fresh_redis_url, "news")
+    try:
+        await store.replace(SnapshotUpdate("e1", 1, {"a": {}}, ns_seq={"a": 1}))
+        await store.apply(SnapshotUpdate("e1", 2, ns_seq={"a": 2}), [("news", b"a is 2")])
+        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=5)
+        assert message["data"] == b"a is 2"
+        assert (await store.read()).ns_seq == {"a": 2}
+        with pytest.raises(SnapshotLost):
+            await store.apply(SnapshotUpdate("e0", 3, ns_seq={"a": 3}), [("news", b"lost")])
+        assert await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.3) is None
+        assert (await store.read()).ns_seq == {"a": 2}
+    finally:
+        await pubsub.aclose()
+        await client.aclose()
+        await store.close()
+
+
+async def test_the_in_memory_snapshot_refuses_publishes():
+    with pytest.raises(ValueError):
+        await InMemorySnapshotStore().apply(SnapshotUpdate("", 1), [("news", b"x")])

@@ -14,6 +14,12 @@ Channel-layer envelopes (internal, not the browser protocol):
     {"type": "state.message", "text", "seq", "epoch", "namespace", "ns_seq"}  — the same for a
         single message; consumers accept it too
     {"type": "state.epoch", "epoch", "seq"}  — a new epoch: consumers resync from the snapshot
+
+With channels_redis' pub/sub layer on the snapshot's Redis (the default), a flush's group
+messages go out in the same Redis command as its snapshot write (`RedisSnapshotStore.apply`
+takes them as raw PUBLISHes, framed exactly as the layer's own `group_send` frames them): one
+round trip per flush instead of one plus one per group, and message and snapshot are atomic.
+Any other layer gets `group_send` after the write.
 """
 
 from __future__ import annotations
@@ -21,19 +27,42 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from constellation import protocol
-from constellation.snapshot import SnapshotStore, SnapshotUpdate
+from constellation.snapshot import Publish, SnapshotStore, SnapshotUpdate
 from watchers import metrics
 from watchers.pipeline import Flush
 
 log = logging.getLogger("constellation.watcher.publish")
 
 
+GroupFramer = Callable[[str, dict[str, Any]], Publish]
+
+
 def new_epoch() -> str:
     """Unique per (re)start and sortable by time, so logs read in order."""
     return f"{int(time.time())}-{uuid.uuid4().hex[:8]}"
+
+
+def pubsub_framer(layer: Any, snapshots: SnapshotStore) -> GroupFramer | None:
+    """How to put a group message on Redis as channels_redis' pub/sub layer would (a PUBLISH
+    of the serialised message to the group's channel), or None when `layer` is not that layer
+    on the one Redis the snapshot lives in. Call on the loop that publishes: the layer keeps
+    its connections per loop."""
+    from channels_redis.pubsub import RedisPubSubChannelLayer
+
+    if not isinstance(layer, RedisPubSubChannelLayer) or not snapshots.publishes_in_step:
+        return None
+    loop_layer = layer._get_layer()
+    shards = loop_layer._shards
+    if len(shards) != 1 or shards[0].host.get("address") != getattr(snapshots, "url", None):
+        return None
+    return lambda group, message: (
+        loop_layer._get_group_channel_name(group),
+        layer.serialize(message),
+    )
 
 
 class Publisher:
@@ -82,34 +111,15 @@ class Publisher:
             raise RuntimeError("publish before start_epoch")
         started = time.perf_counter()
         sequencer = self.sequencer
-        stamped = [(f.namespace, [sequencer.stamp(m) for m in f.messages]) for f in flushes]
-        await self.snapshots.apply(
-            SnapshotUpdate(
-                sequencer.epoch,
-                sequencer.seq,
-                trees={f.namespace: f.tree for f in flushes if f.tree is not None},
-                removed=[f.namespace for f in flushes if f.tree is None],
-                ns_seq={
-                    f.namespace: sequencer.ns_seq[f.namespace]
-                    for f in flushes
-                    if f.namespace in sequencer.ns_seq
-                },
-                synced=True,
-                cluster=cluster or {},
-            )
-        )
+        sends = []  # (group, envelope)
         sent = 0
-        for (namespace, messages), flush in zip(stamped, flushes, strict=True):
-            groups = [protocol.namespace_group(namespace)]
-            if flush.tree is None:
-                self._published.discard(namespace)
-            elif namespace not in self._published:
-                self._published.add(namespace)
-                groups.append(protocol.CLUSTER_GROUP)
+        for flush in flushes:
+            namespace = flush.namespace
             items = []
-            for message in messages:
-                text = protocol.encode(message)
-                items.append({"text": text, "seq": message["seq"], "ns_seq": message["ns_seq"]})
+            for message in flush.messages:
+                stamped = sequencer.stamp(message)
+                text = protocol.encode(stamped)
+                items.append({"text": text, "seq": stamped["seq"], "ns_seq": stamped["ns_seq"]})
                 metrics.MESSAGES.labels(message["type"]).inc()
                 metrics.BYTES.inc(len(text))
             envelope = {
@@ -118,10 +128,36 @@ class Publisher:
                 "namespace": namespace,
                 "messages": items,
             }
-            if self.layer is not None:
-                for group in groups:
-                    await self.layer.group_send(group, envelope)
+            sends.append((protocol.namespace_group(namespace), envelope))
+            if flush.tree is not None and namespace not in self._published:
+                sends.append((protocol.CLUSTER_GROUP, envelope))
             sent += len(items)
+        update = SnapshotUpdate(
+            sequencer.epoch,
+            sequencer.seq,
+            trees={f.namespace: f.tree for f in flushes if f.tree is not None},
+            removed=[f.namespace for f in flushes if f.tree is None],
+            ns_seq={
+                f.namespace: sequencer.ns_seq[f.namespace]
+                for f in flushes
+                if f.namespace in sequencer.ns_seq
+            },
+            synced=True,
+            cluster=cluster or {},
+        )
+        framer = None if self.layer is None else pubsub_framer(self.layer, self.snapshots)
+        if framer is not None:
+            await self.snapshots.apply(update, [framer(group, env) for group, env in sends])
+        else:
+            await self.snapshots.apply(update)
+            if self.layer is not None:
+                for group, envelope in sends:
+                    await self.layer.group_send(group, envelope)
+        for flush in flushes:
+            if flush.tree is None:
+                self._published.discard(flush.namespace)
+            else:
+                self._published.add(flush.namespace)
         metrics.NAMESPACES_FLUSHED.inc(len(flushes))
         metrics.PUBLISH_SECONDS.observe(time.perf_counter() - started)
         return sent
