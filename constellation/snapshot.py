@@ -46,6 +46,8 @@ class SnapshotUpdate:
     synced: bool = True
     # Cluster-wide status (informer health); empty keeps what the snapshot had.
     cluster: dict[str, Any] = field(default_factory=dict)
+    # JSON of some of `trees`, when the writer has it already (a store in Redis uses it).
+    encoded: dict[str, bytes] = field(default_factory=dict)
 
 
 class SnapshotLost(RuntimeError):
@@ -193,7 +195,10 @@ class RedisSnapshotStore(SnapshotStore):
         return meta
 
     async def apply(self, update: SnapshotUpdate, publishes: Sequence[Publish] = ()) -> None:
-        trees = ((name, orjson.dumps(tree)) for name, tree in update.trees.items())
+        encoded = update.encoded
+        trees = (
+            (name, encoded.get(name) or orjson.dumps(tree)) for name, tree in update.trees.items()
+        )
         args = [
             update.epoch,
             *_counted(_flat(self._meta(update).items())),

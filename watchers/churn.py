@@ -40,7 +40,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from watchers.kobjects import as_str, metadata, status
+from watchers.kobjects import as_str, metadata
 
 __all__ = [
     "RATE_RELEASE_FRACTION",
@@ -133,6 +133,12 @@ class _Ghost:
     seen: float
 
 
+def _phase(pod: Any) -> Any:
+    # Runs for every pod of a namespace on each of its flushes: inline the tolerant reads.
+    pod_status = pod.get("status") if isinstance(pod, dict) else None
+    return pod_status.get("phase") if isinstance(pod_status, dict) else None
+
+
 def _uid(obj: Mapping[str, Any]) -> str:
     return as_str(metadata(obj).get("uid"))
 
@@ -172,8 +178,9 @@ class PodSmoothing:
             del known[name]
         hidden, reveal = set(), []
         for name, pod in pods.items():
-            if as_str(status(pod).get("phase")) != "Pending":
-                known.pop(name, None)  # Pending never comes back once a pod moved on
+            if _phase(pod) != "Pending":
+                if known:
+                    known.pop(name, None)  # Pending never comes back once a pod moved on
                 continue
             sighting = known.get(name)
             if sighting is None or sighting.uid != _uid(pod):

@@ -42,7 +42,13 @@ import orjson
 
 from constellation import protocol
 
-__all__ = ["CHILD_KIND_ORDER", "apply_messages", "child_sort_key", "diff_namespace"]
+__all__ = [
+    "CHILD_KIND_ORDER",
+    "NamespaceDiffer",
+    "apply_messages",
+    "child_sort_key",
+    "diff_namespace",
+]
 
 Node = dict[str, Any]
 
@@ -69,6 +75,7 @@ class _Index:
     """Every distinct node of a tree by id, with the ids of its parents."""
 
     def __init__(self, tree: Node) -> None:
+        self.tree = tree
         self.nodes: dict[str, Node] = {}
         self.parents: dict[str, set[str]] = {}
         self.consistent = True  # every occurrence of an id is an equal node
@@ -132,22 +139,49 @@ def _size(messages: list[dict]) -> int:
     return sum(len(orjson.dumps(message)) for message in messages)
 
 
+class NamespaceDiffer:
+    """`diff_namespace` for one namespace's successive trees.
+
+    It keeps the index of the last tree it diffed to, so the next diff indexes only the new
+    tree; `tree_size` (the new tree's encoded length, which the caller has for the snapshot
+    anyway) spares encoding it again to weigh deltas against the whole tree.
+    """
+
+    def __init__(self, namespace: str) -> None:
+        self.namespace = namespace
+        self._last: _Index | None = None
+
+    def diff(self, old: Node | None, new: Node | None, tree_size: int | None = None) -> list[dict]:
+        """Unstamped messages taking a client from `old` to `new` (None: namespace absent)."""
+        namespace = self.namespace
+        last, self._last = self._last, None
+        if new is None:
+            return [] if old is None else [protocol.namespace_deleted(namespace)]
+        whole = [protocol.relationship_updated(namespace, new)]
+        if old is None:
+            return whole
+        if old == new:
+            return []
+        before = last if last is not None and last.tree is old else _Index(old)
+        after = self._last = _Index(new)
+        deltas = None
+        if before.consistent and after.consistent and old["id"] == new["id"]:
+            deltas = _deltas(namespace, before, after, new["id"])
+        if deltas and _size(deltas) > self._whole_size(whole, tree_size):
+            deltas = None
+        if deltas is None:
+            deltas = whole
+        return deltas + _summary_update(namespace, old, new, after)
+
+    def _whole_size(self, whole: list[dict], tree_size: int | None) -> int:
+        if tree_size is None:
+            return _size(whole)
+        return tree_size + len(orjson.dumps(protocol.relationship_updated(self.namespace, 0))) - 1
+
+
 def diff_namespace(namespace: str, old: Node | None, new: Node | None) -> list[dict]:
     """Unstamped messages taking a client from `old` to `new` (None: namespace absent)."""
-    if new is None:
-        return [] if old is None else [protocol.namespace_deleted(namespace)]
-    whole = [protocol.relationship_updated(namespace, new)]
-    if old is None:
-        return whole
-    if old == new:
-        return []
-    before, after = _Index(old), _Index(new)
-    deltas = None
-    if before.consistent and after.consistent and old["id"] == new["id"]:
-        deltas = _deltas(namespace, before, after, new["id"])
-    if deltas is None or (deltas and _size(deltas) > _size(whole)):
-        deltas = whole
-    return deltas + _summary_update(namespace, old, new, after)
+    return NamespaceDiffer(namespace).diff(old, new)
 
 
 def _nodes(tree: Node) -> Iterator[Node]:

@@ -14,10 +14,12 @@ import fnmatch
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from constellation import protocol
 from watchers.churn import ChurnConfig, ChurnMonitor, PodSmoothing
 from watchers.debounce import Debouncer
-from watchers.diff import diff_namespace
+from watchers.diff import NamespaceDiffer
 from watchers.kobjects import labels_of, metadata, service_selector
 from watchers.state import ClusterState
 from watchers.topology import BuildMemo, NamespaceObjects, TopologyConfig, build_namespace
@@ -44,11 +46,13 @@ class WatcherConfig:
 
 @dataclass(frozen=True)
 class Flush:
-    """One namespace's flush: its messages (unstamped) and its new tree (None: gone)."""
+    """One namespace's flush: its messages (unstamped) and its new tree (None: gone), with the
+    tree's JSON when the pipeline encoded it already."""
 
     namespace: str
     messages: list[dict[str, Any]]
     tree: Tree | None
+    encoded: bytes | None = None
 
 
 class Pipeline:
@@ -70,8 +74,9 @@ class Pipeline:
         # namespace → namespaces whose routes point at its services (rebuilt with it).
         self._dependents: dict[str, set[str]] = {}
         self._service_health: dict[str, str] = {}
-        # Stored objects are replaced, never changed in place, so pods can be memoised.
+        # Stored objects are replaced, never changed in place, so builds can be memoised.
         self._memos: dict[str, BuildMemo] = {}
+        self._differs: dict[str, NamespaceDiffer] = {}
 
     # -- input -------------------------------------------------------------------
 
@@ -156,7 +161,9 @@ class Pipeline:
     def _flush_namespace(self, namespace: str, now: float) -> Flush:
         old = self.trees.get(namespace)
         new = self.render(namespace, now)
-        messages = diff_namespace(namespace, old, new)
+        encoded = None if new is None else orjson.dumps(new)
+        differ = self._differs.setdefault(namespace, NamespaceDiffer(namespace))
+        messages = differ.diff(old, new, None if encoded is None else len(encoded))
         if new is None:
             self.trees.pop(namespace, None)
             self._forget(namespace)
@@ -166,13 +173,14 @@ class Pipeline:
                 protocol.high_churn_warning(namespace, warning.affected_services, warning.rate)
                 for warning in self.churn.warnings(namespace, now)
             ]
-        return Flush(namespace, messages, new)
+        return Flush(namespace, messages, new, encoded)
 
     def _forget(self, namespace: str) -> None:
         self.smoothing.forget(namespace)
         self.churn.forget(namespace)
         self._timers.pop(namespace, None)
         self._memos.pop(namespace, None)
+        self._differs.pop(namespace, None)
         for dependents in self._dependents.values():
             dependents.discard(namespace)
 

@@ -144,6 +144,7 @@ class Publisher:
             },
             synced=True,
             cluster=cluster or {},
+            encoded={f.namespace: f.encoded for f in flushes if f.encoded is not None},
         )
         framer = None if self.layer is None else pubsub_framer(self.layer, self.snapshots)
         if framer is not None:

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from constellation import protocol
-from watchers.diff import apply_messages, diff_namespace
+from watchers.diff import NamespaceDiffer, apply_messages, diff_namespace
 from watchers.topology import BuildMemo, NamespaceObjects, TopologyConfig, build_namespace
 
 NS = "shop"
@@ -347,13 +347,16 @@ def test_deltas_are_never_larger_than_the_tree(old_world, new_world):
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_trees_sharing_unchanged_nodes_build_and_diff_like_fresh_ones(data):
-    memo, objects = BuildMemo(), {}
+    memo, objects, differ = BuildMemo(), {}, NamespaceDiffer(NS)
     world = data.draw(worlds())
     previous = None
     for _ in range(4):
         tree = build_world(world, memo, objects)
         assert tree == build_world(world)
+        # The differ keeps the last tree's index and takes the new tree's size as given.
+        messages = differ.diff(previous, tree, len(orjson.dumps(tree)))
+        assert messages == diff_namespace(NS, previous, tree)
         if previous is not None:
-            assert apply_messages(previous, diff_namespace(NS, previous, tree)) == tree
+            assert apply_messages(previous, messages) == tree
         previous = tree
         world = data.draw(changed(world))
