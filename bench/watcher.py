@@ -225,55 +225,56 @@ def measure(args: argparse.Namespace) -> dict:
     }
     workdir = Path(tempfile.mkdtemp(prefix="bench-watcher-"))
     try:
-        # (a), (c), (d): churn, both contenders side by side.
-        churn = {"namespaces": 20, "services": 100, "pods": args.churn_pods, "rate": args.rate}
-        sim, kubeconfig = start_sim("churn", churn, workdir)
-        try:
-            results = ctx.Queue()
-            done = ctx.Event()
-            watcher = ctx.Process(target=watcher_process, args=(
-                str(kubeconfig), redis_url, args.duration, results, done))
-            bare = ctx.Process(target=bare_process,
-                               args=(str(kubeconfig), args.duration, results, done))
-            watcher.start()
-            bare.start()
-            latencies = asyncio.run(latency_probe(kubeconfig, redis_url, args.probes, 0.3, 0.5))
-            done.set()
-            got = dict(results.get(timeout=args.duration + 300) for _ in range(2))
-            watcher.join()
-            bare.join()
-        finally:
-            sim.terminate()
-            sim.wait(30)
-        start = max(got["watcher"]["samples"][0][0], got["bare"]["samples"][0][0]) + 2
-        stop = min(got["watcher"]["samples"][-1][0], got["bare"]["samples"][-1][0])
-        w_cpu, w_events = window_rate(got["watcher"]["samples"], start, stop)
-        b_cpu, b_events = window_rate(got["bare"]["samples"], start, stop)
-        w_per = w_cpu / w_events * 10_000
-        b_per = b_cpu / b_events * 10_000
-        inside = [s for s in got["watcher"]["samples"] if start <= s[0] <= stop]
-        bytes_sent = inside[-1][3] - inside[0][3]
-        loop_per = (inside[-1][4] - inside[0][4]) / w_events * 10_000
-        per_event = bytes_sent / w_events
-        full = got["watcher"]["full_snapshot_bytes"]
-        result.update({
-            "churn_pods": args.churn_pods,
-            "churn_window_s": round(stop - start, 1),
-            "pod_events_in_window": w_events,
-            "pod_events_per_s": round(w_events / (stop - start)),
-            "a_watcher_cpu_s_per_10k_pod_events": round(w_per, 3),
-            "a_bare_client_cpu_s_per_10k_pod_events": round(b_per, 3),
-            "a_ratio": round(w_per / b_per, 2),
-            "a_watcher_loop_thread_cpu_s_per_10k": round(loop_per, 3),
-            "a_watcher_informer_threads_cpu_s_per_10k": round(w_per - loop_per, 3),
-            "c_bytes_published_per_pod_event": round(per_event),
-            "c_full_snapshot_bytes": full,
-            "c_ratio_percent": round(100 * per_event / full, 3),
-            "d_latency_p50_ms": round_ms(statistics.median(latencies)),
-            "d_latency_p99_ms": round_ms(percentile(latencies, 0.99)),
-            "d_probes": len(latencies),
-            "d_probes_never_delivered": sum(1 for x in latencies if x == float("inf")),
-        })
+        if "churn" in args.parts:
+            # (a), (c), (d): churn, both contenders side by side.
+            churn = {"namespaces": 20, "services": 100, "pods": args.churn_pods, "rate": args.rate}
+            sim, kubeconfig = start_sim("churn", churn, workdir)
+            try:
+                results = ctx.Queue()
+                done = ctx.Event()
+                watcher = ctx.Process(target=watcher_process, args=(
+                    str(kubeconfig), redis_url, args.duration, results, done))
+                bare = ctx.Process(target=bare_process,
+                                   args=(str(kubeconfig), args.duration, results, done))
+                watcher.start()
+                bare.start()
+                latencies = asyncio.run(latency_probe(kubeconfig, redis_url, args.probes, 0.3, 0.5))
+                done.set()
+                got = dict(results.get(timeout=args.duration + 300) for _ in range(2))
+                watcher.join()
+                bare.join()
+            finally:
+                sim.terminate()
+                sim.wait(30)
+            start = max(got["watcher"]["samples"][0][0], got["bare"]["samples"][0][0]) + 2
+            stop = min(got["watcher"]["samples"][-1][0], got["bare"]["samples"][-1][0])
+            w_cpu, w_events = window_rate(got["watcher"]["samples"], start, stop)
+            b_cpu, b_events = window_rate(got["bare"]["samples"], start, stop)
+            w_per = w_cpu / w_events * 10_000
+            b_per = b_cpu / b_events * 10_000
+            inside = [s for s in got["watcher"]["samples"] if start <= s[0] <= stop]
+            bytes_sent = inside[-1][3] - inside[0][3]
+            loop_per = (inside[-1][4] - inside[0][4]) / w_events * 10_000
+            per_event = bytes_sent / w_events
+            full = got["watcher"]["full_snapshot_bytes"]
+            result.update({
+                "churn_pods": args.churn_pods,
+                "churn_window_s": round(stop - start, 1),
+                "pod_events_in_window": w_events,
+                "pod_events_per_s": round(w_events / (stop - start)),
+                "a_watcher_cpu_s_per_10k_pod_events": round(w_per, 3),
+                "a_bare_client_cpu_s_per_10k_pod_events": round(b_per, 3),
+                "a_ratio": round(w_per / b_per, 2),
+                "a_watcher_loop_thread_cpu_s_per_10k": round(loop_per, 3),
+                "a_watcher_informer_threads_cpu_s_per_10k": round(w_per - loop_per, 3),
+                "c_bytes_published_per_pod_event": round(per_event),
+                "c_full_snapshot_bytes": full,
+                "c_ratio_percent": round(100 * per_event / full, 3),
+                "d_latency_p50_ms": round_ms(statistics.median(latencies)),
+                "d_latency_p99_ms": round_ms(percentile(latencies, 0.99)),
+                "d_probes": len(latencies),
+                "d_probes_never_delivered": sum(1 for x in latencies if x == float("inf")),
+            })
         if "large" not in args.parts:
             return result  # finally: below still stops Redis
         # (b): large, the watcher alone.
@@ -320,7 +321,7 @@ def main() -> None:
     parser.add_argument("--probes", type=int, default=40)
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     parser.add_argument("--parts", default="churn,large", type=lambda v: v.split(","),
-                        help="churn: (a), (c), (d); large: (b); churn always runs")
+                        help="churn: (a), (c), (d); large: (b)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.quick:
