@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 
 from watchers.churn import ChurnConfig
 from watchers.models import WatcherSettings, split_patterns
@@ -27,7 +27,9 @@ def watcher_config(row: WatcherSettings) -> WatcherConfig:
     )
 
 
-@sync_to_async
+# Unlike plain sync_to_async, this closes the polling thread's database connection after each
+# read: a long-running watcher must not hold one open between polls (nor past a test database).
+@database_sync_to_async
 def load_watcher_config() -> WatcherConfig:
     """The current settings (created with defaults on first use)."""
     return watcher_config(WatcherSettings.load())
