@@ -34,6 +34,7 @@ from dashboard import metrics
 from dashboard.arrivals import Batch, Check, NewEpoch
 from dashboard.fanout import FanoutHub, warn_layer
 from dashboard.snapshots import SharedSnapshot, read_shared
+from dashboard.turn import Turn
 
 log = logging.getLogger("constellation.web.ws")
 
@@ -49,36 +50,6 @@ class Pacing:
     """Backoff while a heal or resync waits for Redis or for the snapshot to catch up."""
     max_backlog: int = 1000
     """Messages queued behind a snapshot read; past this the client gets a FullState instead."""
-
-
-class Turn:
-    """An asyncio.Lock that also tells whether anyone holds it *or waits for it*.
-
-    `asyncio.Lock.locked()` is False between a release and the woken waiter running, and an
-    acquire then waits behind that waiter; the hub must never wait on a client, so it checks
-    `free` instead.
-    """
-
-    def __init__(self) -> None:
-        self._lock = asyncio.Lock()
-        self._claims = 0
-
-    @property
-    def free(self) -> bool:
-        """Nobody holds or waits: `async with` will not suspend."""
-        return self._claims == 0
-
-    async def __aenter__(self) -> None:
-        self._claims += 1
-        try:
-            await self._lock.acquire()
-        except BaseException:
-            self._claims -= 1
-            raise
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        self._lock.release()
-        self._claims -= 1
 
 
 class ClientStream:

@@ -1,261 +1,44 @@
-"""One namespace's raw Kubernetes objects → the JSON-ready tree the dashboard shows (DESIGN §4).
-
-The watcher, the diff, the snapshot and the browser all work on this tree, so it is built in one
-pure function of the namespace's objects: testable with literal dicts, and deterministic (the same
-objects give an equal tree whatever order they arrived in), so two builds can be compared.
-
-Shape: Namespace → routes (HTTPRoute, Ingress) → Services / ServiceRefs → Pods; services no
-visible route points at sit under the namespace, and so do pods no visible service claims. A
-service under two routes, or a pod claimed by two services, appears under each parent as the
-same node. Nodes are plain dicts, never changed once built: with a `BuildMemo`, consecutive
-trees share the nodes of everything that did not change.
-
-Every node:
-    id            "Kind/namespace/name" ("Namespace/name" for namespaces)
-    kind, name, namespace
-    health        pods ok | warn | error; others Healthy | Degraded | Unknown | Down (health.py)
-    children      routes (HTTPRoute, then Ingress), Services, ServiceRefs, Pods; each group by name
-    relatives     sorted ids of related nodes elsewhere: a pod's services, a service's or
-                  ServiceRef's routes
-    labels        string labels, sorted by key
-    group, display_name   the `<prefix>group` / `<prefix>display-name` annotations, or None
-Per kind:
-    Namespace   phase (status.phase, None before the object is seen), pod_summary
-    HTTPRoute   hostnames, backend_refs [{kind, name, namespace, port, state}]
-    Ingress     hostnames, ingress_class, backend_refs [{kind, name, namespace, port, host, path,
-                state}] (defaultBackend first, then rules in order)
-    Service     service_type, cluster_ip, external_ips, external_name, ports ("80→8080",
-                "443→https", "53→53/UDP"), selector, pod_summary, collapsed, rollout
-                [{owner, revision, total, ready}] per workload and revision, so a rolling
-                update shows old and new side by side
-    ServiceRef  state; a route's backend in another namespace (state cross-namespace, health from
-                the looked-up object's `health` when it carries one, else Unknown) or one that
-                does not exist (state missing, health Down)
-    Pod         phase ("Terminating" once deletionTimestamp is set), ready (condition Ready is
-                True), restarts, reason (e.g. CrashLoopBackOff), pod_ips, container_ports
-                ("http:8080", "53/UDP"), node_name, owner: "Kind/name" of the controller, a
-                ReplicaSet `<deployment>-<pod-template-hash>` shown as "Deployment/<deployment>"
-pod_summary is {total, ready, pending, terminating, failed} over visible pods, where ready counts
-pods that are Ready and not terminating.
-
-Backend ref states: ok, missing, cross-namespace, and ignored (the service exists but carries the
-ignore annotation: no child is shown and it does not count towards health).
-
-Rules:
-- A service with a non-empty selector claims the namespace's pods whose labels contain every
-  pair; one without (or with an ill-typed) selector claims the pods its EndpointSlices (label
-  `kubernetes.io/service-name`) name in `endpoints[].targetRef`.
-- Service health: Healthy when ≥1 non-terminating pod and all are ready, Degraded when some are,
-  Down when none are (or a selector matches nothing); a selector-less service without pods takes
-  its health from its endpoints' ready conditions, and is Unknown with no endpoints.
-- Routes and the namespace take the worst child (a route with no usable backend is Unknown, an
-  empty namespace Healthy); a missing backend is a Down child, so its route is Down.
-- Pods in phase Succeeded, pods named in `hidden_pods` and anything annotated `<prefix>ignore:
-  "true"` (any case) are left out everywhere; an ignored namespace builds to None. Pods of an
-  ignored service are not claimed by it.
-- A service in `collapsed_services` keeps its pod_summary and rollout but has no pod children
-  (`collapsed: true`); its pods still count as claimed.
-- Cross-namespace backends are answered by `service_lookup`; `external_backends` lists them so
-  the watcher knows to rebuild this namespace when one of them changes.
-"""
+"""Builds one namespace's tree from its objects, reusing what the memo kept."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any
 
 from watchers import health as h
 from watchers.kobjects import (
-    annotation,
     as_dict,
     as_list,
     as_str,
     container_ports,
     labels_of,
-    metadata,
-    object_problem,
     service_ports,
     service_selector,
     spec,
     status,
-    string_map,
     unique,
 )
-from watchers.routes import Backend, httproute_backends, ingress_backends, route_fields
-
-__all__ = [
-    "BuildMemo",
-    "NamespaceObjects",
-    "ServiceFacts",
-    "ServiceLookup",
-    "TopologyConfig",
-    "build_namespace",
-    "external_backends",
-    "node_id",
-    "object_problem",
-]
-
-Node = dict[str, Any]
-ServiceLookup = Callable[[str, str], "dict | None"]
-
-SERVICE_NAME_LABEL = "kubernetes.io/service-name"
-_CHILD_ORDER = {"HTTPRoute": 0, "Ingress": 1, "Service": 2, "ServiceRef": 3, "Pod": 4}
-_TEXT_LIMIT = 256  # display-name and group are free text; keep a runaway value off every screen
+from watchers.routes import Backend, route_fields
+from watchers.topology.model import (
+    SERVICE_NAME_LABEL,
+    BuildMemo,
+    NamespaceObjects,
+    Node,
+    PodEntry,
+    ServiceFacts,
+    ServiceLookup,
+    TopologyConfig,
+    base_node,
+    external_pairs,
+    is_ignored,
+    node_id,
+    sorted_children,
+    visible_objects,
+    visible_routes,
+)
 
 
-@dataclass(frozen=True)
-class TopologyConfig:
-    """Tunables of the picture."""
-
-    annotation_prefix: str = "constellation.io/"
-    """Prefix of the group / display-name / ignore annotations; configurable for clusters that
-    already use the default for something else."""
-
-
-@dataclass(frozen=True)
-class NamespaceObjects:
-    """One namespace's objects as the API returns them, each mapping keyed by object name."""
-
-    namespace: dict | None = None
-    pods: Mapping[str, dict] = field(default_factory=dict)
-    services: Mapping[str, dict] = field(default_factory=dict)
-    endpointslices: Mapping[str, dict] = field(default_factory=dict)
-    ingresses: Mapping[str, dict] = field(default_factory=dict)
-    httproutes: Mapping[str, dict] = field(default_factory=dict)
-
-
-def node_id(kind: str, namespace: str, name: str) -> str:
-    """The tree id of an object: "Kind/namespace/name", or "Namespace/name"."""
-    return f"Namespace/{name}" if kind == "Namespace" else f"{kind}/{namespace}/{name}"
-
-
-def _text(value: Any) -> str | None:
-    return value[:_TEXT_LIMIT] if isinstance(value, str) else None
-
-
-def _ignored(obj: dict, config: TopologyConfig) -> bool:
-    value = annotation(obj, f"{config.annotation_prefix}ignore") or ""
-    return value.strip().lower() == "true"
-
-
-def _visible(mapping: Mapping[str, Any], config: TopologyConfig) -> list[tuple[str, dict]]:
-    """(name, object) pairs that are objects and not ignored, sorted by name."""
-    return [
-        (name, obj)
-        for name, obj in sorted(mapping.items())
-        if isinstance(obj, dict) and not _ignored(obj, config)
-    ]
-
-
-def _base(
-    kind: str,
-    namespace: str,
-    name: str,
-    obj: dict | None,
-    config: TopologyConfig,
-    labels: dict[str, str] | None = None,
-) -> Node:
-    meta = metadata(obj)
-    annotations = as_dict(meta.get("annotations"))
-    return {
-        "id": node_id(kind, namespace, name),
-        "kind": kind,
-        "name": name,
-        "namespace": namespace,
-        "health": h.UNKNOWN,
-        "children": [],
-        "relatives": [],
-        "labels": string_map(meta.get("labels")) if labels is None else labels,
-        "group": _text(annotations.get(f"{config.annotation_prefix}group")),
-        "display_name": _text(annotations.get(f"{config.annotation_prefix}display-name")),
-    }
-
-
-@dataclass(frozen=True, slots=True)
-class _PodEntry:
-    obj: Any
-    state: h.PodState | None  # None: never shown (ignored, Succeeded, not an object)
-    template: Node | None  # the pod's node without relatives
-
-
-@dataclass(frozen=True, slots=True)
-class ServiceFacts:
-    """What a build decided about one visible service, for callers that act on it (churn
-    collapse, routes elsewhere showing its health) without walking the tree."""
-
-    health: str
-    pods: int  # pods it claims (pod_summary total)
-    collapsed: bool
-
-
-class BuildMemo:
-    """What one namespace's builds derived, reused by the next build while its inputs are the
-    very same objects.
-
-    For callers that never change objects in place (the watcher's store replaces an object on
-    every change): identity then means "unchanged", so a rebuild of a busy namespace reads only
-    the pods that changed and hands back the previous build's node for every part whose inputs
-    are the same. Trees therefore share unchanged subtrees, which the diff skips by identity;
-    nodes are never changed once built. Entries for objects gone from a build are dropped
-    with it. A memo belongs to one namespace and one TopologyConfig.
-    """
-
-    def __init__(self) -> None:
-        self.pods: dict[str, _PodEntry] = {}
-        # (label, value) → names of the pods that may be shown: a selector costs the size of
-        # its smallest match set, and only pods that changed touch the index.
-        self.label_index: dict[tuple[str, str], set[str]] = {}
-        self.pod_nodes: dict[str, tuple[Node, tuple[str, ...], Node]] = {}
-        self.nodes: dict[str, tuple[tuple, Node]] = {}  # Service / route / ServiceRef nodes
-        self.backends: dict[tuple[str, str], tuple[Any, list[Backend]]] = {}  # per route
-        self.selectors: dict[str, tuple[Any, dict[str, str]]] = {}  # per service
-        self.services: dict[str, ServiceFacts] = {}  # by Service id, from the last build
-        self.external: list[tuple[str, str]] = []  # as `external_backends`, last build
-
-
-def _sorted_children(children: Iterable[Node]) -> list[Node]:
-    by_id = {child["id"]: child for child in children}
-    return sorted(by_id.values(), key=lambda n: (_CHILD_ORDER[n["kind"]], n["name"], n["id"]))
-
-
-def _routes(
-    namespace: str, objs: NamespaceObjects, config: TopologyConfig, memo: BuildMemo | None = None
-) -> list[tuple]:
-    """(kind, name, object, backends) of every visible route, HTTPRoutes first."""
-    found = []
-    for kind, mapping, parse in (
-        ("HTTPRoute", objs.httproutes, httproute_backends),
-        ("Ingress", objs.ingresses, ingress_backends),
-    ):
-        for name, obj in _visible(mapping, config):
-            cached = memo.backends.get((kind, name)) if memo is not None else None
-            if cached is not None and cached[0] is obj:
-                backends = cached[1]
-            else:
-                backends = parse(namespace, obj)
-                if memo is not None:
-                    memo.backends[(kind, name)] = (obj, backends)
-            found.append((kind, name, obj, backends))
-    return found
-
-
-def external_backends(
-    namespace: str, objs: NamespaceObjects, config: TopologyConfig
-) -> list[tuple[str, str]]:
-    """(namespace, name) of services in other namespaces this namespace's routes point at.
-
-    The tree shows their state, so the watcher rebuilds this namespace when one of them changes.
-    """
-    return _external(namespace, _routes(namespace, objs, config))
-
-
-def _external(namespace: str, routes: list[tuple]) -> list[tuple[str, str]]:
-    pairs = {(b.namespace, b.name) for *_, found in routes for b in found}
-    return sorted(pair for pair in pairs if pair[0] != namespace)
-
-
-class _Builder:
+class Builder:
     """Indexes one namespace's objects once (with the memo's help), then emits its tree."""
 
     def __init__(
@@ -284,7 +67,7 @@ class _Builder:
             owner = labels_of(endpoint_slice).get(SERVICE_NAME_LABEL)
             if owner and isinstance(endpoint_slice, dict):
                 self.slices.setdefault(owner, []).append(endpoint_slice)
-        self.services = dict(_visible(objs.services, config))
+        self.services = dict(visible_objects(objs.services, config))
         self.selectors = {name: self._selector(name, svc) for name, svc in self.services.items()}
         self.claims = {name: self._claimed_pods(name) for name in self.services}
         self.pod_services: dict[str, list[str]] = {}
@@ -292,8 +75,8 @@ class _Builder:
             svc_id = node_id("Service", namespace, svc_name)
             for pod_name in pod_names:
                 self.pod_services.setdefault(pod_name, []).append(svc_id)
-        routes = _routes(namespace, objs, config, memo)
-        memo.external = _external(namespace, routes)
+        routes = visible_routes(namespace, objs, config, memo)
+        memo.external = external_pairs(namespace, routes)
         self.routes = [
             (kind, name, route, [(b, *self._resolve(b)) for b in backends])
             for kind, name, route, backends in routes
@@ -322,17 +105,17 @@ class _Builder:
             for name in [n for n in entries if n not in pods]:
                 self._reindex(name, entries.pop(name), None)
 
-    def _pod_entry(self, name: str, pod: Any) -> _PodEntry:
+    def _pod_entry(self, name: str, pod: Any) -> PodEntry:
         if (
             not isinstance(pod, dict)
-            or _ignored(pod, self.config)
+            or is_ignored(pod, self.config)
             or as_str(status(pod).get("phase")) == "Succeeded"
         ):
-            return _PodEntry(pod, None, None)
+            return PodEntry(pod, None, None)
         state = h.pod_state(pod)
-        return _PodEntry(pod, state, self._pod_template(name, pod, state))
+        return PodEntry(pod, state, self._pod_template(name, pod, state))
 
-    def _reindex(self, name: str, old: _PodEntry | None, new: _PodEntry | None) -> None:
+    def _reindex(self, name: str, old: PodEntry | None, new: PodEntry | None) -> None:
         before = old.state.labels if old is not None and old.state is not None else {}
         after = new.state.labels if new is not None and new.state is not None else {}
         if before == after:
@@ -350,7 +133,7 @@ class _Builder:
         """A pod's node without its relatives: a function of the pod object alone."""
         pod_status = status(pod)
         ips = [as_str(as_dict(ip).get("ip")) for ip in as_list(pod_status.get("podIPs"))]
-        node = _base("Pod", self.ns, name, pod, self.config, dict(state.labels))
+        node = base_node("Pod", self.ns, name, pod, self.config, dict(state.labels))
         node.update(
             health=state.health,
             relatives=[],
@@ -430,7 +213,7 @@ class _Builder:
         )
         if not isinstance(target, dict):
             return "missing", None
-        if _ignored(target, self.config):
+        if is_ignored(target, self.config):
             return "ignored", target
         return ("ok" if same else "cross-namespace"), target
 
@@ -461,7 +244,7 @@ class _Builder:
         node = self._reuse(ref_id, key)
         if node is not None:
             return node
-        node = _base("ServiceRef", backend.namespace, backend.name, target, self.config)
+        node = base_node("ServiceRef", backend.namespace, backend.name, target, self.config)
         node.update(
             health=h.DOWN if target is None else h.known(target.get("health")),
             relatives=list(relatives),
@@ -504,7 +287,7 @@ class _Builder:
         service = self.services[name]
         svc_spec = spec(service)
         states = [self.shown[p] for p in self.claims[name]]
-        node = _base("Service", self.ns, name, service, self.config)
+        node = base_node("Service", self.ns, name, service, self.config)
         collapsed = node["id"] in self.collapsed
         lb_ingress = map(
             as_dict, as_list(as_dict(status(service).get("loadBalancer")).get("ingress"))
@@ -545,7 +328,7 @@ class _Builder:
         node = self._reuse(route_id, key)
         if node is not None:
             return node
-        node = _base(kind, self.ns, name, route, self.config)
+        node = base_node(kind, self.ns, name, route, self.config)
         refs = []
         for backend, state, _ in resolved:
             where = {"host": backend.host, "path": backend.path} if kind == "Ingress" else {}
@@ -553,7 +336,7 @@ class _Builder:
                 {"kind": "Service", "name": backend.name, "namespace": backend.namespace}
                 | {"port": backend.port, **where, "state": state}
             )
-        node["children"] = _sorted_children(children.values())
+        node["children"] = sorted_children(children.values())
         node["health"] = h.worst(map(h.rollup_health, node["children"]), h.UNKNOWN)
         node["backend_refs"] = refs
         node.update(route_fields(kind, route))
@@ -568,9 +351,9 @@ class _Builder:
         ]
         children += [self._pod_node(name) for name in self.shown if name not in self.pod_services]
         namespace = self.objs.namespace
-        node = _base("Namespace", self.ns, self.ns, namespace, self.config)
+        node = base_node("Namespace", self.ns, self.ns, namespace, self.config)
         node.update(
-            children=_sorted_children(children),
+            children=sorted_children(children),
             phase=as_str(status(namespace).get("phase")) or None,
             pod_summary=h.pod_summary(self.shown.values()),
         )
@@ -586,30 +369,3 @@ class _Builder:
         if len(memo.backends) > len(self.routes):
             kept = {(kind, name) for kind, name, *_ in self.routes}
             memo.backends = {k: v for k, v in memo.backends.items() if k in kept}
-
-
-def build_namespace(
-    name: str,
-    objs: NamespaceObjects,
-    config: TopologyConfig,
-    service_lookup: ServiceLookup,
-    collapsed_services: frozenset[str] = frozenset(),
-    hidden_pods: frozenset[str] = frozenset(),
-    memo: BuildMemo | None = None,
-) -> Node | None:
-    """The namespace's tree, or None when the namespace itself is ignored.
-
-    `service_lookup(namespace, name)` answers for backends in other namespaces (None: missing);
-    `collapsed_services` holds Service ids shown as a summary; `hidden_pods` holds pod names the
-    churn smoothing keeps out of sight for now; `memo` (objects never changed in place) lets a
-    rebuild reuse what the last one derived; its `services` and `external` then describe this
-    build.
-    """
-    if isinstance(objs.namespace, dict) and _ignored(objs.namespace, config):
-        return None
-    builder = _Builder(
-        name, objs, config, service_lookup, collapsed_services, hidden_pods, memo or BuildMemo()
-    )
-    tree = builder.build()
-    builder.finish()
-    return tree
