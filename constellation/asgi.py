@@ -12,17 +12,17 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "constellation.settings")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from dashboard.origin import SameOriginValidator  # noqa: E402
 from dashboard.routing import websocket_urlpatterns  # noqa: E402
 from dashboard.wsauth import WebSocketAuthStack  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        # Browsers send Origin on WebSocket handshakes and cookies ride along, so refuse
-        # origins outside ALLOWED_HOSTS to stop other sites opening sessions as the user.
-        "websocket": AllowedHostsOriginValidator(
+        # Browsers send the session cookie with a handshake from any page: only this site's
+        # own origin (scheme, host and port) may open one (dashboard/origin.py).
+        "websocket": SameOriginValidator(
             WebSocketAuthStack(URLRouter(websocket_urlpatterns))
         ),
     }

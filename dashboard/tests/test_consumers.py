@@ -125,7 +125,7 @@ async def test_the_project_asgi_application_knows_logged_in_users(
     settings.ALLOW_ANONYMOUS = False
     await mem.start(tree("web"))
 
-    client = await mem.connect(application, headers=[(b"host", b"localhost"), *session_headers])
+    client = await mem.connect(application, headers=session_headers)
 
     assert (await receive(client))["type"] == "FullState"
 

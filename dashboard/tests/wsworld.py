@@ -30,7 +30,8 @@ from dashboard.wsauth import WebSocketAuthStack
 from watchers.pipeline import Flush
 from watchers.publish import Publisher
 
-ORIGIN = [(b"origin", b"http://localhost")]
+# A handshake from the dashboard's own page: its host and the same origin (dashboard/origin.py).
+ORIGIN = [(b"host", b"localhost"), (b"origin", b"http://localhost")]
 LAYERS = {
     "memory": "channels.layers.InMemoryChannelLayer",
     "core": "channels_redis.core.RedisChannelLayer",
