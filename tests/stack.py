@@ -29,6 +29,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from redis.exceptions import RedisError
+
 from constellation.snapshot import RedisSnapshotStore, Snapshot
 from simcluster.cluster import SimCluster
 from simcluster.engine import EngineConfig
@@ -41,7 +43,7 @@ STOP_TIMEOUT_S = 10.0
 
 
 def read_snapshot(redis_url: str) -> Snapshot:
-    """The snapshot in Redis now (empty when Redis is unreachable)."""
+    """The snapshot in Redis now; raises when Redis cannot be read (never an empty stand-in)."""
 
     async def read() -> Snapshot:
         store = RedisSnapshotStore(redis_url)
@@ -53,17 +55,10 @@ def read_snapshot(redis_url: str) -> Snapshot:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        running = False
-    else:
-        running = True
-    try:
-        if not running:
-            return asyncio.run(read())
-        # Called from an async test: asyncio.run needs a thread without a loop.
-        with ThreadPoolExecutor(1) as pool:
-            return pool.submit(asyncio.run, read()).result()
-    except Exception:  # noqa: BLE001 - "no snapshot" is the answer while Redis is down
-        return Snapshot()
+        return asyncio.run(read())
+    # Called from an async test: asyncio.run needs a thread without a loop.
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, read()).result()
 
 
 class Service:
@@ -272,9 +267,9 @@ class LiveStack:
     def start_watcher(self) -> None:
         """Start the watcher and wait until it has published a new epoch."""
         assert self.watcher is not None
-        previous = self.snapshot().epoch
+        previous = self.snapshot_if_reachable() or Snapshot()
         self.watcher.start()
-        self.wait_published(other_than=previous)
+        self.wait_published(other_than=previous.epoch)
 
     def restart_watcher(self) -> None:
         self.stop_watcher()
@@ -295,8 +290,16 @@ class LiveStack:
     # -- observation -------------------------------------------------------------------
 
     def snapshot(self) -> Snapshot:
-        """What the watcher last published (empty while Redis is down)."""
+        """What the watcher last published; raises when Redis cannot be read."""
         return read_snapshot(self.redis_url)
+
+    def snapshot_if_reachable(self) -> Snapshot | None:
+        """The snapshot, or None while Redis is unreachable: for waits that span an outage,
+        where a failed read must count as "not yet", never as an empty cluster."""
+        try:
+            return read_snapshot(self.redis_url)
+        except (OSError, RedisError):
+            return None
 
     def http_get(self, path: str, timeout: float = 5.0) -> tuple[int, bytes]:
         """GET `path` from the web process: (status, body); status 0 when nothing answers."""
@@ -337,7 +340,9 @@ class LiveStack:
 
         def published() -> Snapshot | None:
             self.watcher.check_alive()
-            snapshot = self.snapshot()
+            snapshot = self.snapshot_if_reachable()
+            if snapshot is None:
+                return None
             ready = snapshot.present and snapshot.synced and snapshot.epoch != other_than
             return snapshot if ready else None
 

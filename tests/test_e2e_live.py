@@ -112,7 +112,9 @@ def converged(stack: LiveStack, present: set[str], gone: set[str]) -> Callable[[
         pods = pod_ids(client.trees)
         if not present <= pods or pods & gone:
             return False
-        snapshot = stack.snapshot()
+        snapshot = stack.snapshot_if_reachable()
+        if snapshot is None:
+            return False
         return client.epoch == snapshot.epoch and client.trees == snapshot.trees
 
     return check

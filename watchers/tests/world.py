@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 from channels_redis.core import RedisChannelLayer
+from redis.exceptions import RedisError
 
 from constellation import protocol
 from constellation.redis import channel_host
@@ -81,20 +82,28 @@ class WatcherWorld:
         await self.layer.flush()
 
     async def snapshot(self) -> Snapshot:
-        with contextlib.suppress(Exception):
-            return await self.snapshots.read()
-        return Snapshot()
+        """What the watcher published; raises when Redis cannot be read."""
+        return await self.snapshots.read()
 
     async def until(
         self, condition: Callable[[Snapshot], Any], what: str, timeout: float = 15.0
     ) -> Snapshot:
+        """The first snapshot satisfying `condition`. A failed read (Redis down in an outage
+        test) is "not yet", never a match: an empty stand-in would satisfy "X is gone"."""
         deadline = time.monotonic() + timeout
+        failure: Exception | None = None
         while True:
-            snapshot = await self.snapshot()
-            if condition(snapshot):
-                return snapshot
+            try:
+                snapshot = await self.snapshot()
+            except (OSError, RedisError) as exc:
+                failure = exc
+            else:
+                failure = None
+                if condition(snapshot):
+                    return snapshot
             if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+                last = f"; the last read failed: {failure!r}" if failure else ""
+                raise AssertionError(f"timed out after {timeout} s waiting for {what}{last}")
             await asyncio.sleep(0.05)
 
     async def receive(self, timeout: float = 10.0) -> dict:
