@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.redis_server import RedisProcess, flush_db
+from tests.tools import MISSING
 
 
 @pytest.fixture(scope="session")
@@ -34,3 +35,19 @@ def redis_process() -> Iterator[RedisProcess]:
     """A running Redis this test owns and may stop and restart; never the shared one."""
     with RedisProcess() as server:
         yield server
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """End the report with what a missing tool left untested (tests/tools.py), if anything."""
+    reasons = sorted(
+        {
+            report.longrepr[2]
+            for report in terminalreporter.stats.get("skipped", [])
+            if isinstance(report.longrepr, tuple) and MISSING in report.longrepr[2]
+        }
+    )
+    if not reasons:
+        return
+    terminalreporter.write_sep("=", "NOT TESTED: tools missing on this machine", yellow=True)
+    for reason in reasons:
+        terminalreporter.write_line(reason.removeprefix("Skipped: "), yellow=True)

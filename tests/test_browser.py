@@ -2,7 +2,9 @@
 
 `tests.stack.LiveStack` runs simcluster, Redis, `watch_cluster` and Daphne; these tests drive
 Debian's /usr/bin/chromium (Playwright cannot download browsers here) and wait on page state
-with Playwright's `expect` deadlines, never sleeps. Without Chromium they skip, saying why.
+with Playwright's `expect` deadlines, never sleeps. Without Chromium they skip, saying why
+(or fail, in CI: tests/tools.py). A console error or uncaught exception fails the test unless
+the test expects that exact error.
 
 Screenshots of the demo go to `docs/` when CONSTELLATION_UPDATE_SCREENSHOTS=1 (so a normal test
 run does not rewrite tracked files), else to the test's temporary directory.
@@ -23,14 +25,10 @@ import pytest
 
 from constellation import protocol
 from tests.stack import LiveStack
+from tests.tools import require_chromium
 from watchers.diff import apply_messages, child_sort_key, diff_namespace
 
-CHROMIUM = "/usr/bin/chromium"
-if not Path(CHROMIUM).exists():
-    pytest.skip(
-        f"browser tests need Chromium at {CHROMIUM} (Debian: apt-get install chromium)",
-        allow_module_level=True,
-    )
+CHROMIUM = require_chromium()
 playwright_api = pytest.importorskip(
     "playwright.sync_api", reason="browser tests need Playwright (requirements-dev.txt)"
 )
@@ -75,6 +73,7 @@ class Tab:
         self.page = page
         self.base_url = base_url
         self.errors: list[str] = []
+        self.expected_errors: set[str] = set()
         self.dialogs: list[str] = []
         page.on("pageerror", lambda error: self.errors.append(str(error)))
         page.on(
@@ -82,6 +81,10 @@ class Tab:
             lambda message: message.type == "error" and self.errors.append(message.text),
         )
         page.on("dialog", self._dialog)
+
+    def expect_console_error(self, text: str) -> None:
+        """Let this exact console error pass the teardown check (any other one fails it)."""
+        self.expected_errors.add(text)
 
     def _dialog(self, dialog: Any) -> None:
         self.dialogs.append(dialog.message)
@@ -108,9 +111,8 @@ def tab(browser: Any, stack: LiveStack) -> Iterator[Tab]:
     opened = Tab(context.new_page(), stack.url)
     yield opened
     context.close()
-    # Forgiven: the browser reports a refused WebSocket while the server is down.
-    errors = [e for e in opened.errors if "WebSocket" not in e and "ERR_CONNECTION" not in e]
-    assert not errors, errors
+    unexpected = [error for error in opened.errors if error not in opened.expected_errors]
+    assert not unexpected, unexpected
 
 
 @pytest.fixture
@@ -147,6 +149,20 @@ def first_pod(stack: LiveStack, namespace: str, service: str) -> str:
             return node["children"][0]["id"]
         nodes.extend(node["children"])
     raise AssertionError(f"no pod under {service} in {namespace}")
+
+
+def test_a_console_error_or_uncaught_exception_is_recorded_against_the_test(tab: Tab) -> None:
+    page = tab.open("/")
+
+    page.evaluate("console.error('boom')")
+    page.evaluate("setTimeout(() => { throw new Error('bang'); })")
+
+    deadline = time.monotonic() + 10
+    while len(tab.errors) < 2 and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    assert tab.errors == ["boom", "bang"]
+    tab.expect_console_error("boom")
+    tab.expect_console_error("bang")
 
 
 def test_namespace_page_shows_the_tree_of_routes_services_and_pods(

@@ -23,13 +23,13 @@ import yaml
 from simcluster.cluster import SimCluster
 from simcluster.resources import BUILTIN_TYPES, GATEWAY_TYPES
 from tests.test_compose import check_command, option
+from tests.tools import require_kubectl
 from watchers.kube.resources import CORE_RESOURCES, HTTPROUTES
 from watchers.leader import DEFAULT_LEASE_NAME
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy" / "kubernetes"
 KUSTOMIZATION = yaml.safe_load((DEPLOY / "kustomization.yaml").read_text())
 GITIGNORE = (DEPLOY.parent.parent / ".gitignore").read_text().splitlines()
-KUBECTL = shutil.which("kubectl")
 READ_VERBS = ["get", "list", "watch"]
 NAMESPACE = "constellation"
 # Not a real key: just enough for kustomize to build the Secret in tests.
@@ -301,14 +301,13 @@ def test_the_optional_routes_send_traffic_to_the_web_service() -> None:
 @pytest.fixture
 def kubectl(tmp_path: Path) -> Iterator[tuple[list[str], Path]]:
     """(kubectl argv prefix bound to a fresh simcluster, a copy of deploy/kubernetes/)."""
-    if KUBECTL is None:
-        pytest.skip("kubectl is not on PATH")
     manifests = tmp_path / "kubernetes"
     shutil.copytree(DEPLOY, manifests)
     (manifests / "secrets.env").write_text(TEST_SECRETS)
     with SimCluster("empty") as sim:
         kubeconfig = sim.write_kubeconfig(tmp_path / "kubeconfig")
-        prefix = [KUBECTL, f"--kubeconfig={kubeconfig}", f"--cache-dir={tmp_path / 'cache'}"]
+        cache = f"--cache-dir={tmp_path / 'cache'}"
+        prefix = [require_kubectl(), f"--kubeconfig={kubeconfig}", cache]
         yield prefix, manifests
 
 

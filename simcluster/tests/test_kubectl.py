@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -12,9 +11,9 @@ import pytest
 
 from simcluster.cluster import SimCluster
 from simcluster.testing import wait_for
+from tests.tools import require_kubectl
 
-KUBECTL = shutil.which("kubectl")
-pytestmark = pytest.mark.skipif(KUBECTL is None, reason="kubectl is not on PATH")
+KUBECTL = require_kubectl()
 
 MANIFEST = """\
 apiVersion: apps/v1
@@ -67,7 +66,6 @@ class Kubectl:
         self.cache = tmp / "kube-cache"
 
     def argv(self, *args: str) -> list[str]:
-        assert KUBECTL is not None
         return [KUBECTL, f"--kubeconfig={self.kubeconfig}", f"--cache-dir={self.cache}", *args]
 
     def __call__(self, *args: str, stdin: str | None = None, timeout: float = 60) -> str:
