@@ -41,6 +41,7 @@ from typing import Any
 import orjson
 
 from constellation import protocol
+from watchers.topology.model import CHILD_KIND_ORDER
 
 __all__ = [
     "CHILD_KIND_ORDER",
@@ -53,7 +54,6 @@ __all__ = [
 Node = dict[str, Any]
 
 # The topology's order of siblings by kind; children are sorted by (rank, name, id).
-CHILD_KIND_ORDER = ("HTTPRoute", "Ingress", "Service", "ServiceRef", "Pod")
 _RANK = {kind: rank for rank, kind in enumerate(CHILD_KIND_ORDER)}
 
 

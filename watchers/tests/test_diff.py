@@ -172,11 +172,15 @@ def test_individual_pods_are_not_listed_while_a_service_is_collapsed():
     assert summary["individual_pods"] is None
 
 
-def test_collapsing_a_service_deletes_its_pods():
+def test_collapsing_a_service_replaces_its_pods_with_cells():
     pods = [pod(f"web-{i}", WEB) for i in range(3)]
     before = build(pods, SERVICES)
     after = build(pods, SERVICES, collapsed_services=frozenset({"Service/shop/web"}))
-    assert types(diff(before, after)) == ["ResourceDeleted"] * 3 + ["ResourceUpdated"]
+    messages = diff(before, after)
+    assert types(messages) == ["ResourceDeleted"] * 3 + ["ResourceAdded"] * 3 + ["ResourceUpdated"]
+    assert [m["resource"]["id"] for m in messages if m["type"] == "ResourceAdded"] == [
+        f"PodCell/shop/web-{i}" for i in range(3)
+    ]
 
 
 # --- structure and size ------------------------------------------------------------------------

@@ -550,7 +550,7 @@ def test_a_service_splits_its_pods_by_workload_and_revision():
     ]
 
 
-def test_a_collapsed_service_shows_a_summary_instead_of_its_pods():
+def test_a_collapsed_service_shows_a_summary_and_its_pods_as_grid_cells():
     pods = [pod("web-1", WEB), pod("web-2", WEB, phase="Pending", conditions=[])]
     tree = build(
         pods=pods,
@@ -558,7 +558,27 @@ def test_a_collapsed_service_shows_a_summary_instead_of_its_pods():
         collapsed_services=frozenset({"Service/shop/web"}),
     )
     node = only(tree, "Service/shop/web")
-    assert (node["collapsed"], node["children"]) == (True, [])
+    assert node["collapsed"] is True
+    assert node["children"] == [
+        {
+            "id": f"PodCell/shop/{name}",
+            "kind": "PodCell",
+            "name": name,
+            "namespace": "shop",
+            "children": [],
+            "health": health,
+            "phase": phase,
+            "ready": ready,
+            "restarts": 0,
+            "reason": None,
+            "node_name": None,
+            "owner": None,
+        }
+        for name, health, phase, ready in [
+            ("web-1", "ok", "Running", True),
+            ("web-2", "warn", "Pending", False),
+        ]
+    ]
     assert node["pod_summary"] == {
         "total": 2,
         "ready": 1,

@@ -20,6 +20,7 @@ from watchers.kobjects import (
 )
 from watchers.routes import Backend, route_fields
 from watchers.topology.model import (
+    CELL_FIELDS,
     SERVICE_NAME_LABEL,
     BuildMemo,
     NamespaceObjects,
@@ -61,6 +62,7 @@ class Builder:
         }
         # What this build uses; swapped into the memo by `finish`, so the rest is dropped.
         self.pod_nodes: dict[str, tuple[Node, tuple[str, ...], Node]] = {}
+        self.cells: dict[str, tuple[Node, Node]] = {}
         self.nodes: dict[str, tuple[tuple, Node]] = {}
         self.slices: dict[str, list[dict]] = {}
         for _, endpoint_slice in sorted(objs.endpointslices.items()):
@@ -162,6 +164,28 @@ class Builder:
             node = {**template, "relatives": list(relatives)}
         self.pod_nodes[name] = (template, relatives, node)
         return node
+
+    def _pod_cell(self, name: str) -> Node:
+        """A pod as one cell of its collapsed service's grid: a compact node of its own kind
+        (PodCell), so a pod also shown in full under another service keeps one id per shape."""
+        pod = self._pod_node(name)
+        built = self.cells.get(name)
+        if built is not None and built[0] is pod:
+            return built[1]
+        cached = self.memo.cells.get(name)
+        if cached is not None and cached[0] is pod:
+            cell = cached[1]
+        else:
+            cell = {
+                "id": node_id("PodCell", self.ns, name),
+                "kind": "PodCell",
+                "name": name,
+                "namespace": self.ns,
+                "children": [],
+                **{field: pod[field] for field in CELL_FIELDS},
+            }
+        self.cells[name] = (pod, cell)
+        return cell
 
     # -- services ---------------------------------------------------------------------------
 
@@ -294,7 +318,7 @@ class Builder:
         )
         node.update(
             health=self._service_health(name, states),
-            children=[] if collapsed else list(pods),
+            children=[self._pod_cell(p["name"]) for p in pods] if collapsed else list(pods),
             relatives=list(relatives),
             service_type=as_str(svc_spec.get("type")) or "ClusterIP",
             cluster_ip=as_str(svc_spec.get("clusterIP")) or None,
@@ -364,6 +388,7 @@ class Builder:
         """Keep what this build used in the memo, and only that."""
         memo = self.memo
         memo.pod_nodes, memo.nodes, memo.services = self.pod_nodes, self.nodes, self.facts
+        memo.cells = self.cells
         if len(memo.selectors) > len(self.services):
             memo.selectors = {k: v for k, v in memo.selectors.items() if k in self.services}
         if len(memo.backends) > len(self.routes):

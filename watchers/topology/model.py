@@ -14,7 +14,12 @@ Node = dict[str, Any]
 ServiceLookup = Callable[[str, str], "dict | None"]
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
-_CHILD_ORDER = {"HTTPRoute": 0, "Ingress": 1, "Service": 2, "ServiceRef": 3, "Pod": 4}
+# Sibling order of the tree (the diff and the browser sort by it too).
+CHILD_KIND_ORDER = ("HTTPRoute", "Ingress", "Service", "ServiceRef", "Pod", "PodCell")
+_CHILD_ORDER = {kind: rank for rank, kind in enumerate(CHILD_KIND_ORDER)}
+# What a pod cell (a collapsed service's grid, DESIGN §5) carries of its pod: enough to colour,
+# label and explain the cell; labels, IPs and ports stay with the full pod node.
+CELL_FIELDS = ("health", "phase", "ready", "restarts", "reason", "node_name", "owner")
 _TEXT_LIMIT = 256  # display-name and group are free text; keep a runaway value off every screen
 
 
@@ -121,6 +126,7 @@ class BuildMemo:
         # its smallest match set, and only pods that changed touch the index.
         self.label_index: dict[tuple[str, str], set[str]] = {}
         self.pod_nodes: dict[str, tuple[Node, tuple[str, ...], Node]] = {}
+        self.cells: dict[str, tuple[Node, Node]] = {}  # pod name → (its pod node, its cell)
         self.nodes: dict[str, tuple[tuple, Node]] = {}  # Service / route / ServiceRef nodes
         self.backends: dict[tuple[str, str], tuple[Any, list[Backend]]] = {}  # per route
         self.selectors: dict[str, tuple[Any, dict[str, str]]] = {}  # per service

@@ -5,7 +5,7 @@
 // against the Python reference in a browser test.
 'use strict';
 
-export const KIND_ORDER = ['HTTPRoute', 'Ingress', 'Service', 'ServiceRef', 'Pod'];
+export const KIND_ORDER = ['HTTPRoute', 'Ingress', 'Service', 'ServiceRef', 'Pod', 'PodCell'];
 
 const TREE_DELTAS = new Set([
   'ResourceAdded', 'ResourceUpdated', 'ResourceDeleted', 'NamespaceSummaryUpdate',
