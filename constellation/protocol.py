@@ -21,6 +21,9 @@ RELATIONSHIP_UPDATED = "RelationshipUpdated"
 NAMESPACE_SUMMARY_UPDATE = "NamespaceSummaryUpdate"
 HIGH_CHURN_WARNING = "HighChurnWarning"
 NAMESPACE_DELETED = "NamespaceDeleted"
+SUMMARY_UPDATE = "SummaryUpdate"
+SUMMARY_STATE = "SummaryState"
+CHUNK = "Chunk"
 PING = "Ping"
 PONG = "Pong"
 ERROR = "Error"
@@ -43,8 +46,19 @@ CLUSTER_GROUP = "constellation.cluster"
 NAMESPACE_GROUP_PREFIX = "constellation.ns."
 
 
+# The namespace-summary stream (overview, sidebar, groups) is numbered and delivered like one
+# more namespace under this key; the underscore keeps it apart from every namespace name.
+SUMMARY_STREAM = "_summary"
+
+
 def namespace_group(namespace: str) -> str:
+    """The group of a namespace's messages (or of the summary stream, SUMMARY_STREAM)."""
     return NAMESPACE_GROUP_PREFIX + namespace
+
+
+def is_namespace(key: str) -> bool:
+    """Whether a stream key names a namespace (not the summary stream)."""
+    return key != SUMMARY_STREAM
 
 
 def resource_added(namespace: str, parent_id: str, resource: dict[str, Any]) -> dict[str, Any]:
@@ -101,15 +115,34 @@ def namespace_deleted(namespace: str) -> dict[str, Any]:
 
 
 def full_state(
-    seq: int, epoch: str, trees: Iterable[dict[str, Any]], cluster: dict[str, Any]
+    seq: int,
+    epoch: str,
+    trees: Iterable[dict[str, Any]],
+    cluster: dict[str, Any],
+    summary: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    return {
+    """The state a connection asked for: its namespaces' trees, and the namespace summaries
+    (`summary_state` without its envelope) when it subscribed to them."""
+    message = {
         "type": FULL_STATE,
         "seq": seq,
         "epoch": epoch,
         "hierarchy": list(trees),
         "cluster": cluster,
     }
+    if summary is not None:
+        message["summary"] = summary
+    return message
+
+
+def summary_update(summaries: list[dict[str, Any]], removed: list[str]) -> dict[str, Any]:
+    """Namespace summaries that changed, and namespaces that are gone (unstamped)."""
+    return {"type": SUMMARY_UPDATE, "summaries": summaries, "removed": removed}
+
+
+def summary_state(sum_seq: int, summaries: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """Every namespace's summary, as of `sum_seq` (a repair of the summary stream)."""
+    return {"type": SUMMARY_STATE, "sum_seq": sum_seq, "namespaces": list(summaries)}
 
 
 def error(code: str, message: str) -> dict[str, Any]:
@@ -129,10 +162,16 @@ class Sequencer:
     ns_seq: dict[str, int] = field(default_factory=dict)
 
     def stamp(self, message: dict[str, Any]) -> dict[str, Any]:
+        """`seq` and `epoch`, and `ns_seq` for a namespace's message (`sum_seq` for the
+        summary stream's, counted in `ns_seq` under SUMMARY_STREAM)."""
         self.seq += 1
         stamped = {**message, "seq": self.seq, "epoch": self.epoch}
-        namespace = message.get("namespace")
-        if namespace is not None:
-            self.ns_seq[namespace] = self.ns_seq.get(namespace, 0) + 1
-            stamped["ns_seq"] = self.ns_seq[namespace]
+        if message["type"] == SUMMARY_UPDATE:
+            stamped["sum_seq"] = self._next(SUMMARY_STREAM)
+        elif message.get("namespace") is not None:
+            stamped["ns_seq"] = self._next(message["namespace"])
         return stamped
+
+    def _next(self, key: str) -> int:
+        self.ns_seq[key] = self.ns_seq.get(key, 0) + 1
+        return self.ns_seq[key]

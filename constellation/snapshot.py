@@ -28,6 +28,8 @@ class Snapshot:
     trees: dict[str, dict[str, Any]] = field(default_factory=dict)
     ns_seq: dict[str, int] = field(default_factory=dict)
     cluster: dict[str, Any] = field(default_factory=dict)
+    # Namespace summaries (watchers.summary), only when the read asked for them.
+    summaries: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def present(self) -> bool:
@@ -48,6 +50,8 @@ class SnapshotUpdate:
     cluster: dict[str, Any] = field(default_factory=dict)
     # JSON of some of `trees`, when the writer has it already (a store in Redis uses it).
     encoded: dict[str, bytes] = field(default_factory=dict)
+    # Namespace summaries replaced, as JSON; `removed` namespaces lose theirs too.
+    summaries: dict[str, bytes] = field(default_factory=dict)
 
 
 class SnapshotLost(RuntimeError):
@@ -77,8 +81,10 @@ class SnapshotStore(ABC):
         """Replace the whole snapshot (new epoch): namespaces not in `update` vanish."""
 
     @abstractmethod
-    async def read(self, namespaces: Iterable[str] | None = None) -> Snapshot:
-        """The snapshot, optionally only some namespaces' trees."""
+    async def read(
+        self, namespaces: Iterable[str] | None = None, summaries: bool = False
+    ) -> Snapshot:
+        """The snapshot, optionally only some namespaces' trees, and the summaries if asked."""
 
     async def close(self) -> None:  # noqa: B027 - optional hook; in-memory has nothing to close
         """Release connections."""
@@ -96,12 +102,20 @@ class InMemorySnapshotStore(SnapshotStore):
         current = self._snapshot
         if current.epoch != update.epoch:
             raise SnapshotLost(f"snapshot holds epoch {current.epoch!r}, not {update.epoch!r}")
-        trees = {k: v for k, v in current.trees.items() if k not in update.removed}
+        removed = set(update.removed)
+        trees = {k: v for k, v in current.trees.items() if k not in removed}
         trees.update(update.trees)
-        ns_seq = {**current.ns_seq, **update.ns_seq}
-        cluster = update.cluster or current.cluster
+        summaries = {k: v for k, v in current.summaries.items() if k not in removed}
+        summaries.update(_decoded(update.summaries))
         self._snapshot = Snapshot(
-            update.epoch, update.seq, update.synced, time.time(), trees, ns_seq, cluster
+            update.epoch,
+            update.seq,
+            update.synced,
+            time.time(),
+            trees,
+            {**current.ns_seq, **update.ns_seq},
+            update.cluster or current.cluster,
+            summaries,
         )
 
     async def replace(self, update: SnapshotUpdate) -> None:
@@ -113,21 +127,26 @@ class InMemorySnapshotStore(SnapshotStore):
             dict(update.trees),
             dict(update.ns_seq),
             dict(update.cluster),
+            _decoded(update.summaries),
         )
 
-    async def read(self, namespaces: Iterable[str] | None = None) -> Snapshot:
+    async def read(
+        self, namespaces: Iterable[str] | None = None, summaries: bool = False
+    ) -> Snapshot:
         current = self._snapshot
-        if namespaces is None:
-            return current
-        wanted = set(namespaces)
+        trees = current.trees
+        if namespaces is not None:
+            wanted = set(namespaces)
+            trees = {k: v for k, v in trees.items() if k in wanted}
         return Snapshot(
             current.epoch,
             current.seq,
             current.synced,
             current.updated_at,
-            {k: v for k, v in current.trees.items() if k in wanted},
+            trees,
             dict(current.ns_seq),
             current.cluster,
+            current.summaries if summaries else {},
         )
 
 
@@ -135,8 +154,9 @@ class InMemorySnapshotStore(SnapshotStore):
 # single Redis command. A MULTI with the same commands costs the watcher a round trip more per
 # flush when it also publishes, and on our machines a round trip after a pause costs ~1 ms of
 # CPU (BENCHMARKS.md, watcher).
-# KEYS: meta, trees, ns_seq. ARGV: epoch, then counted groups: meta field/value pairs, trees
-# to set (name, JSON), trees to delete, ns_seq pairs, publishes (channel, payload).
+# KEYS: meta, trees, ns_seq, summaries. ARGV: epoch, then counted groups: meta field/value pairs,
+# trees to set (name, JSON), namespaces to delete (trees and summaries), ns_seq pairs, summaries
+# to set (name, JSON), publishes (channel, payload).
 _APPLY_SCRIPT = """
 if redis.call('HGET', KEYS[1], 'epoch') ~= ARGV[1] then return 0 end
 local i = 2
@@ -151,13 +171,22 @@ if b >= a then redis.call('HSET', KEYS[1], unpack(ARGV, a, b)) end
 a, b = group()
 if b >= a then redis.call('HSET', KEYS[2], unpack(ARGV, a, b)) end
 a, b = group()
-if b >= a then redis.call('HDEL', KEYS[2], unpack(ARGV, a, b)) end
+if b >= a then
+  redis.call('HDEL', KEYS[2], unpack(ARGV, a, b))
+  redis.call('HDEL', KEYS[4], unpack(ARGV, a, b))
+end
 a, b = group()
 if b >= a then redis.call('HSET', KEYS[3], unpack(ARGV, a, b)) end
+a, b = group()
+if b >= a then redis.call('HSET', KEYS[4], unpack(ARGV, a, b)) end
 a, b = group()
 for k = a, b, 2 do redis.call('PUBLISH', ARGV[k], ARGV[k + 1]) end
 return 1
 """
+
+
+def _decoded(encoded: dict[str, bytes]) -> dict[str, dict[str, Any]]:
+    return {name: orjson.loads(value) for name, value in encoded.items()}
 
 
 def _counted(values: list[Any]) -> list[Any]:
@@ -169,7 +198,7 @@ def _flat(pairs: Iterable[tuple[Any, Any]]) -> list[Any]:
 
 
 class RedisSnapshotStore(SnapshotStore):
-    """Three keys under a prefix: meta (hash), trees (hash ns → JSON), ns_seq (hash)."""
+    """Four hashes under a prefix: meta, trees (ns → JSON), ns_seq, summaries (ns → JSON)."""
 
     publishes_in_step = True
 
@@ -182,6 +211,7 @@ class RedisSnapshotStore(SnapshotStore):
         self.meta_key = f"{prefix}:meta"
         self.trees_key = f"{prefix}:trees"
         self.ns_seq_key = f"{prefix}:ns_seq"
+        self.summaries_key = f"{prefix}:summaries"
 
     def _meta(self, update: SnapshotUpdate) -> dict[str, Any]:
         meta = {
@@ -205,9 +235,10 @@ class RedisSnapshotStore(SnapshotStore):
             *_counted(_flat(trees)),
             *_counted(list(update.removed)),
             *_counted(_flat(update.ns_seq.items())),
+            *_counted(_flat(update.summaries.items())),
             *_counted(_flat(publishes)),
         ]
-        keys = [self.meta_key, self.trees_key, self.ns_seq_key]
+        keys = [self.meta_key, self.trees_key, self.ns_seq_key, self.summaries_key]
         if not await self._apply_script(keys=keys, args=args):
             raise SnapshotLost(
                 f"Redis does not hold epoch {update.epoch!r}; it restarted or was flushed"
@@ -215,26 +246,34 @@ class RedisSnapshotStore(SnapshotStore):
 
     async def replace(self, update: SnapshotUpdate) -> None:
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.delete(self.trees_key, self.ns_seq_key, self.meta_key)
+            pipe.delete(self.trees_key, self.ns_seq_key, self.summaries_key, self.meta_key)
             if update.trees:
                 pipe.hset(
                     self.trees_key, mapping={k: orjson.dumps(v) for k, v in update.trees.items()}
                 )
+            if update.summaries:
+                pipe.hset(self.summaries_key, mapping=update.summaries)
             if update.ns_seq:
                 pipe.hset(self.ns_seq_key, mapping=update.ns_seq)
             pipe.hset(self.meta_key, mapping=self._meta(update))
             await pipe.execute()
 
-    async def read(self, namespaces: Iterable[str] | None = None) -> Snapshot:
+    async def read(
+        self, namespaces: Iterable[str] | None = None, summaries: bool = False
+    ) -> Snapshot:
         wanted = None if namespaces is None else list(namespaces)
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hgetall(self.meta_key)
             pipe.hgetall(self.ns_seq_key)
+            if summaries:
+                pipe.hgetall(self.summaries_key)
             if wanted is None:
                 pipe.hgetall(self.trees_key)
             elif wanted:
                 pipe.hmget(self.trees_key, wanted)
-            meta, raw_ns_seq, *raw_trees = await pipe.execute()
+            meta, raw_ns_seq, *rest = await pipe.execute()
+        raw_summaries = rest.pop(0) if summaries else {}
+        raw_trees = rest
         if wanted is None:
             trees = {k.decode(): orjson.loads(v) for k, v in raw_trees[0].items()}
         else:
@@ -250,6 +289,7 @@ class RedisSnapshotStore(SnapshotStore):
             trees=trees,
             ns_seq={k.decode(): int(v) for k, v in raw_ns_seq.items()},
             cluster=orjson.loads(meta.get(b"cluster", b"{}")),
+            summaries={k.decode(): orjson.loads(v) for k, v in raw_summaries.items()},
         )
 
     async def close(self) -> None:

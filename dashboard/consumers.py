@@ -17,6 +17,7 @@ import logging
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qs
 
 from channels.consumer import get_handler_name
 from channels.exceptions import DenyConnection, StopConsumer
@@ -36,6 +37,7 @@ PONG_TEXT = protocol.encode({"type": protocol.PONG})
 CLOSE_GOING_AWAY = 1001  # idle: the client stopped answering
 CLOSE_POLICY = 1008  # flood
 CLOSE_TOO_BIG = 1009  # oversized frame
+CLOSE_BAD_REQUEST = 4400  # a URL asking for a view that cannot exist
 
 
 class StateConsumer(AsyncWebsocketConsumer):
@@ -105,9 +107,17 @@ class StateConsumer(AsyncWebsocketConsumer):
         self._accepted = True
         metrics.ACCEPTED.inc()
         metrics.CLIENTS.inc()
+        try:
+            query = parse_qs(self.scope.get("query_string", b"").decode(), keep_blank_values=True)
+            view = wsprotocol.parse_view(query)
+        except (wsprotocol.ClientError, UnicodeDecodeError) as exc:
+            message = exc.message if isinstance(exc, wsprotocol.ClientError) else str(exc)
+            await self._send_error(wsprotocol.BAD_FIELD, f"bad view in the URL: {message}")
+            await self._close("bad_view", CLOSE_BAD_REQUEST)
+            return
         pacing = Pacing(self.retry_initial_s, self.retry_max_s, self.max_backlog)
         self._stream = ClientStream(hub_for(self.channel_layer_alias), self._send_text, pacing)
-        await self._stream.open()
+        await self._stream.open(view)
         self._task = asyncio.create_task(self._heartbeat(), name="ws-state-heartbeat")
 
     async def disconnect(self, code: int) -> None:
@@ -152,7 +162,8 @@ class StateConsumer(AsyncWebsocketConsumer):
         elif message.type == wsprotocol.RESYNC:
             await self._stream.resync("client")
         elif message.type == wsprotocol.SUBSCRIBE:
-            await self._stream.subscribe(message.namespaces)
+            assert message.view is not None
+            await self._stream.subscribe(message.view)
         # Pong needs nothing beyond the liveness recorded above.
 
     # -- heartbeat ---------------------------------------------------------------------

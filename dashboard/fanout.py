@@ -11,8 +11,9 @@ and 20 updates/s one Daphne process spent its CPU on that plumbing and fell seco
   consumers, re-adds its groups periodically (core-layer memberships expire) and after Redis
   was unreachable (a restart loses them);
 - each envelope is received and decoded once and offered, in order, to the consumers watching
-  its namespace (every "*" consumer, and those subscribed to it): nothing else is sent to a
-  consumer that narrowed its subscription (DESIGN §6, Groups);
+  its namespace (every "*" consumer, and those subscribed to it; the summary stream's only to
+  those subscribed to summaries): nothing else is sent to a consumer that narrowed its view
+  (DESIGN §6, Groups);
 - one snapshot-counter poll per second feeds every consumer's lost-last-message check, with
   what this process has received (`dashboard.arrivals`), so a message still queued on its way
   here is not mistaken for a lost one.
@@ -212,7 +213,10 @@ class FanoutHub:
             delivery = Batch.from_envelope(message)
             self._arrivals.note(delivery)
             named = self._members.get(protocol.namespace_group(delivery.namespace), ())
-            targets = [*self._everything, *(c for c in named if c not in self._everything)]
+            if protocol.is_namespace(delivery.namespace):
+                targets = [*self._everything, *(c for c in named if c not in self._everything)]
+            else:
+                targets = list(named)  # the summary stream: its subscribers, "*" or not
         elif kind == EPOCH_TYPE:
             delivery = NewEpoch(message["epoch"])
             targets = list(self._consumers)

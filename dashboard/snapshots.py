@@ -20,9 +20,11 @@ from django.conf import settings
 
 from constellation import protocol
 from constellation.snapshot import RedisSnapshotStore, Snapshot, SnapshotStore, snapshot_store
+from dashboard import chunks
 
 _stores: dict[int, SnapshotStore] = {}
-_next_reads: dict[tuple[int, tuple[str, ...] | None], asyncio.Future[SharedSnapshot]] = {}
+_ReadKey = tuple[int, tuple[str, ...] | None, bool]  # (loop, namespaces, summaries)
+_next_reads: dict[_ReadKey, asyncio.Future[SharedSnapshot]] = {}
 _reading: set[asyncio.Task[None]] = set()  # the loop keeps only weak references to tasks
 
 
@@ -37,30 +39,36 @@ def current_store() -> SnapshotStore:
     return store
 
 
-async def read_snapshot(namespaces: Iterable[str] | None = None) -> Snapshot:
-    """The current snapshot (optionally only some namespaces' trees)."""
-    return await current_store().read(namespaces)
+async def read_snapshot(
+    namespaces: Iterable[str] | None = None, summaries: bool = False
+) -> Snapshot:
+    """The current snapshot (optionally only some namespaces' trees; summaries if asked)."""
+    return await current_store().read(namespaces, summaries)
 
 
 class SharedSnapshot:
-    """One snapshot read handed to several consumers; frames built from it are encoded once."""
+    """One snapshot read handed to several consumers; frames built from it are encoded (and
+    split into chunks) once."""
 
     def __init__(self, snapshot: Snapshot) -> None:
         self.snapshot = snapshot
-        self._frames: dict[Hashable, str] = {}
+        self._frames: dict[Hashable, list[str]] = {}
 
-    def frame(self, key: Hashable, build: Callable[[], dict[str, Any]]) -> str:
-        """The encoded message `build()` returns, built once per `key` for this read."""
-        text = self._frames.get(key)
-        if text is None:
-            text = self._frames[key] = protocol.encode(build())
-        return text
+    def frames(self, key: Hashable, build: Callable[[], dict[str, Any]]) -> list[str]:
+        """The frames of the message `build()` returns, built once per `key` for this read."""
+        frames = self._frames.get(key)
+        if frames is None:
+            frames = self._frames[key] = chunks.split(protocol.encode(build()), chunks.new_id())
+        return frames
 
 
-async def read_shared(namespaces: Iterable[str] | None = None) -> SharedSnapshot:
+async def read_shared(
+    namespaces: Iterable[str] | None = None, summaries: bool = False
+) -> SharedSnapshot:
     """A snapshot read that begins after this call, shared with callers that ask meanwhile."""
     loop = asyncio.get_running_loop()
-    key = (id(loop), None if namespaces is None else tuple(sorted(namespaces)))
+    wanted = None if namespaces is None else tuple(sorted(namespaces))
+    key = (id(loop), wanted, summaries)
     future = _next_reads.get(key)
     if future is None or future.get_loop() is not loop:  # a dead loop's entry with a reused id
         future = _next_reads[key] = loop.create_future()
@@ -73,14 +81,12 @@ async def read_shared(namespaces: Iterable[str] | None = None) -> SharedSnapshot
     return await asyncio.shield(future)
 
 
-async def _read_into(
-    key: tuple[int, tuple[str, ...] | None], future: asyncio.Future[SharedSnapshot]
-) -> None:
+async def _read_into(key: _ReadKey, future: asyncio.Future[SharedSnapshot]) -> None:
     # Whoever asks from now on gets the next read: this one may already miss their groups.
     if _next_reads.get(key) is future:
         del _next_reads[key]
     try:
-        snapshot = await read_snapshot(key[1])
+        snapshot = await read_snapshot(key[1], key[2])
     except Exception as exc:  # noqa: BLE001 - every waiter gets the failure and handles it
         future.set_exception(exc)
     else:

@@ -30,11 +30,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from constellation import protocol
-from dashboard import metrics
+from constellation.protocol import SUMMARY_STREAM, is_namespace
+from constellation.snapshot import Snapshot
+from constellation.summary import public
+from dashboard import chunks, metrics
 from dashboard.arrivals import Batch, Check, NewEpoch
 from dashboard.fanout import FanoutHub, warn_layer
 from dashboard.snapshots import SharedSnapshot, read_shared
 from dashboard.turn import Turn
+from dashboard.wsprotocol import View
 
 log = logging.getLogger("constellation.web.ws")
 
@@ -61,10 +65,11 @@ class ClientStream:
         self.hub = hub
         self.pacing = pacing
         self._send = send
-        self.subscription: tuple[str, ...] | None = None  # None: every namespace ("*")
+        self.view = View()
         self._epoch: str | None = None
         self._old_epochs: deque[str] = deque(maxlen=_OLD_EPOCHS_KEPT)
-        self._held: dict[str, int] = {}  # namespace → last ns_seq the client has
+        # namespace (or SUMMARY_STREAM) → last ns_seq (sum_seq) the client has
+        self._held: dict[str, int] = {}
         self._joined: set[str] = set()
         self._pending: dict[str, int] = {}  # namespace → ns_seq a heal must reach
         self._suspects: dict[str, int] = {}  # namespace → snapshot ns_seq seen ahead last check
@@ -79,11 +84,17 @@ class ClientStream:
 
     # -- lifecycle (the consumer's side) -------------------------------------------------
 
-    async def open(self) -> None:
-        """Start receiving from the hub and send the first FullState."""
+    @property
+    def subscription(self) -> tuple[str, ...] | None:
+        """The namespaces whose trees the client gets; None: every namespace ("*")."""
+        return self.view.namespaces
+
+    async def open(self, view: View) -> None:
+        """Start receiving from the hub and send the first FullState of `view`."""
+        self.view = view
         # Attached before the first read, so what arrives meanwhile waits in the backlog.
         self.hub.attach(self)
-        self.hub.watch_everything(self, True)
+        self.hub.watch_everything(self, view.namespaces is None)
         await self.resync("connect")
 
     async def resync(self, reason: str) -> None:
@@ -91,11 +102,11 @@ class ClientStream:
         async with self._lock:
             await self._resync(reason)
 
-    async def subscribe(self, namespaces: tuple[str, ...] | None) -> None:
-        """Narrow the stream to `namespaces` (None: all) and send their FullState."""
+    async def subscribe(self, view: View) -> None:
+        """Show `view` from now on, starting with its FullState."""
         async with self._lock:
-            self.subscription = namespaces
-            self.hub.watch_everything(self, namespaces is None)
+            self.view = view
+            self.hub.watch_everything(self, view.namespaces is None)
             await self._resync("subscribe")
 
     async def close(self) -> None:
@@ -153,7 +164,7 @@ class ClientStream:
         suspects = {}
         for namespace, have in check.ns_seq.items():
             held = self._held.get(namespace)
-            if namespace in self._pending or (held is None and self.subscription is not None):
+            if namespace in self._pending or not self._wants(namespace):
                 continue
             if have <= (held or 0):
                 continue
@@ -189,10 +200,20 @@ class ClientStream:
                 metrics.STALE_DROPPED.inc()
         return held, texts
 
+    def _wants(self, key: str) -> bool:
+        """Whether the client's view includes a namespace (or the summary stream)."""
+        if key == SUMMARY_STREAM:
+            return self.view.summary
+        return self.subscription is None or key in self.subscription
+
     async def _forward(self, namespace: str, held: int, texts: list[str]) -> None:
         self._held[namespace] = held
         for text in texts:
-            await self._send(text)
+            await self._send_frames(chunks.forwarded(text))
+
+    async def _send_frames(self, frames: list[str] | tuple[str, ...]) -> None:
+        for frame in frames:
+            await self._send(frame)
 
     def _after(self, batch: Batch) -> None:
         if batch.deletes_namespace and self.subscription is None and batch.epoch == self._epoch:
@@ -218,7 +239,7 @@ class ClientStream:
             return
         held = self._held.get(namespace)
         if held is None:
-            if self.subscription is None:
+            if self.subscription is None and is_namespace(namespace):
                 await self._heal(namespace, ns_seq)  # created since our FullState
             else:
                 metrics.STALE_DROPPED.inc()  # in flight from a group we left
@@ -303,37 +324,49 @@ class ClientStream:
         for old in (previous, seen_epoch):
             if old and old != snapshot.epoch and old not in self._old_epochs:
                 self._old_epochs.append(old)
-        names = set(snapshot.ns_seq) if self.subscription is None else set(self.subscription)
+        if self.subscription is None:
+            names = {ns for ns in snapshot.ns_seq if is_namespace(ns)}
+        else:
+            names = set(self.subscription)
         self._held = {ns: snapshot.ns_seq.get(ns, 0) for ns in names}
+        if self.view.summary:
+            self._held[SUMMARY_STREAM] = snapshot.ns_seq.get(SUMMARY_STREAM, 0)
         self._pending.clear()
         self._suspects.clear()
         self._resync_reason = None
         self._retry_delay = self.pacing.retry_initial_s
+        view = self.view
 
         def full_state() -> dict[str, Any]:
             cluster = {"synced": snapshot.synced, "ready": snapshot.synced, **snapshot.cluster}
             trees = [snapshot.trees[ns] for ns in sorted(snapshot.trees) if ns in names]
-            return protocol.full_state(snapshot.seq, snapshot.epoch, trees, cluster)
+            summary = _summary_state(snapshot) if view.summary else None
+            return protocol.full_state(snapshot.seq, snapshot.epoch, trees, cluster, summary)
 
-        await self._send(shared.frame(("full", self.subscription), full_state))
+        await self._send_frames(shared.frames(("full", view), full_state))
         metrics.FULL_STATES.inc()
         metrics.RESYNCS.labels(reason).inc()
 
     async def _joined_snapshot(self) -> SharedSnapshot:
-        """The snapshot, read only after joining the group of every namespace it shows."""
+        """The snapshot, read only after joining the group of every stream it shows."""
+        summary = self.view.summary
         await self._join(protocol.CLUSTER_GROUP)
+        if summary:
+            await self._join(protocol.namespace_group(SUMMARY_STREAM))
         if self.subscription is not None:
             for namespace in self.subscription:
                 await self._join(protocol.namespace_group(namespace))
-            shared = await read_shared(self.subscription)
+            shared = await read_shared(self.subscription, summary)
         else:
             # Join every group, then read; a namespace that appeared between the two needs its
             # group and another read.
-            candidates = set(self._held) or set((await read_shared(())).snapshot.ns_seq)
+            held = {ns for ns in self._held if is_namespace(ns)}
+            candidates = held or set((await read_shared(())).snapshot.ns_seq)
             for _ in range(3):
                 for namespace in candidates:
-                    await self._join(protocol.namespace_group(namespace))
-                shared = await read_shared()
+                    if is_namespace(namespace):
+                        await self._join(protocol.namespace_group(namespace))
+                shared = await read_shared(None, summary)
                 candidates = {
                     ns
                     for ns in shared.snapshot.trees
@@ -341,7 +374,9 @@ class ClientStream:
                 }
                 if not candidates:
                     break
-        wanted = set(shared.snapshot.trees) if self.subscription is None else self.subscription
+        wanted = set(shared.snapshot.trees) if self.subscription is None else set(self.subscription)
+        if summary:
+            wanted.add(SUMMARY_STREAM)
         for group in list(self._joined):
             if group.startswith(protocol.NAMESPACE_GROUP_PREFIX):
                 namespace = group[len(protocol.NAMESPACE_GROUP_PREFIX) :]
@@ -350,10 +385,12 @@ class ClientStream:
         return shared
 
     async def _heal(self, namespace: str, target: int) -> None:
-        """Re-send `namespace` from the snapshot once it holds ns_seq `target` or later."""
+        """Re-send `namespace` (or every summary) from the snapshot once it holds ns_seq
+        `target` or later."""
+        summary = namespace == SUMMARY_STREAM
         try:
             await self._join(protocol.namespace_group(namespace))
-            shared = await read_shared((namespace,))
+            shared = await read_shared(() if summary else (namespace,), summary)
         except Exception as exc:  # noqa: BLE001 - Redis down: retried with backoff
             warn_layer("snapshot read for a gap", exc)
             self._pending[namespace] = max(target, self._pending.get(namespace, 0))
@@ -374,6 +411,17 @@ class ClientStream:
         self._pending.pop(namespace, None)
         self._suspects.pop(namespace, None)
         self._held[namespace] = have
+        if summary:
+
+            def summaries() -> dict[str, Any]:
+                message = _summary_state(snapshot)
+                message.update(type=protocol.SUMMARY_STATE, seq=snapshot.seq, epoch=snapshot.epoch)
+                return message
+
+            await self._send_frames(shared.frames(("summary", have), summaries))
+            metrics.HEALS.inc()
+            metrics.GAPS_HEALED.inc()
+            return
         tree = snapshot.trees.get(namespace)
         if tree is None:
             if self.subscription is None:
@@ -389,7 +437,7 @@ class ClientStream:
             message.update(seq=snapshot.seq, epoch=snapshot.epoch, ns_seq=have)
             return message
 
-        await self._send(shared.frame(("heal", namespace), healed))
+        await self._send_frames(shared.frames(("heal", namespace), healed))
         metrics.HEALS.inc()
         metrics.GAPS_HEALED.inc()
 
@@ -401,3 +449,14 @@ class ClientStream:
         group = protocol.namespace_group(namespace)
         self._joined.discard(group)
         self.hub.leave(self, group)
+
+
+def _summary_state(snapshot: Snapshot) -> dict[str, Any]:
+    """The summary part of FullState (and the body of SummaryState): every namespace's
+    summary by name, as of the summary stream's `sum_seq`."""
+    summaries = snapshot.summaries
+    state = protocol.summary_state(
+        snapshot.ns_seq.get(SUMMARY_STREAM, 0), [public(summaries[ns]) for ns in sorted(summaries)]
+    )
+    del state["type"]
+    return state

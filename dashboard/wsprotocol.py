@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import orjson
@@ -48,11 +49,20 @@ class ClientError(ValueError):
 
 
 @dataclass(frozen=True)
+class View:
+    """What a connection shows (DESIGN §6, Size): the trees of `namespaces` (None: every
+    namespace, "*"; empty: none) and, with `summary`, every namespace's summary."""
+
+    namespaces: tuple[str, ...] | None = None
+    summary: bool = False
+
+
+@dataclass(frozen=True)
 class ClientMessage:
-    """One valid client frame. `namespaces` is set for Subscribe only; None there means "*"."""
+    """One valid client frame; `view` is set for Subscribe only."""
 
     type: str
-    namespaces: tuple[str, ...] | None = None
+    view: View | None = None
 
 
 def valid_namespace(name: str) -> bool:
@@ -87,8 +97,30 @@ def parse_client_frame(text: str, max_bytes: int = MAX_FRAME_BYTES) -> ClientMes
             UNKNOWN_TYPE, f"unknown type {kind[:40]!r}; expected one of {', '.join(CLIENT_TYPES)}"
         )
     if kind == SUBSCRIBE:
-        return ClientMessage(SUBSCRIBE, parse_namespaces(content.get("namespaces", "*")))
+        summary = content.get("summary", False)
+        if not isinstance(summary, bool):
+            raise ClientError(BAD_FIELD, "`summary` must be true or false")
+        namespaces = parse_namespaces(content.get("namespaces", "*"))
+        return ClientMessage(SUBSCRIBE, View(namespaces, summary))
     return ClientMessage(kind)
+
+
+def parse_view(query: Mapping[str, list[str]]) -> View:
+    """The view a connection asks for in its URL: `?namespaces=a,b` (or `*`), `&summary=1`.
+
+    Without `namespaces` a connection gets every tree, as before views existed (scripts);
+    pages always say what they show, so their first FullState is already bounded.
+    """
+    raw = query.get("namespaces")
+    if raw is None:
+        namespaces: tuple[str, ...] | None = None
+    else:
+        names = [name.strip() for value in raw for name in value.split(",") if name.strip()]
+        namespaces = None if names == ["*"] else parse_namespaces(names)
+    flags = query.get("summary", ["0"])
+    if flags[-1] not in ("0", "1"):
+        raise ClientError(BAD_FIELD, "`summary` must be 0 or 1")
+    return View(namespaces, flags[-1] == "1")
 
 
 def parse_namespaces(value: object) -> tuple[str, ...] | None:

@@ -1,7 +1,7 @@
 """End to end: simcluster → watch_cluster → Redis → Daphne → a real WebSocket client.
 
-The client keeps the picture the way the browser does (FullState replaces it, namespace
-messages go through the reference reducer `watchers.diff.apply_messages`) and answers Pings.
+The client keeps the picture the way the browser does (tests/protocol_client.py: FullState
+replaces it, namespace messages go through the reference reducer) and answers Pings.
 Convergence means its trees equal the snapshot the watcher published, under the same epoch,
 with the pods the cluster changed present or gone. One stack per channel layer serves the
 module.
@@ -9,18 +9,15 @@ module.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import aiohttp
-import orjson
 import pytest
 
-from constellation import protocol
 from simcluster.testing import wait_for
+from tests.protocol_client import ProtocolClient
 from tests.stack import LiveStack
-from watchers.diff import apply_messages
 
 PUBLISH_FAILURES = "constellation_watcher_publish_failures_total"
 
@@ -57,58 +54,12 @@ def pod_ids(trees: dict[str, dict]) -> set[str]:
     return found
 
 
-class LiveClient:
-    """A WebSocket client holding the reduced picture, as the browser's reducer would."""
-
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        self.ws = ws
-        self.trees: dict[str, dict] = {}
-        self.epoch: str | None = None
-        self.received: list[str] = []
-
-    def apply(self, message: dict[str, Any]) -> None:
-        kind = message["type"]
-        self.received.append(kind)
-        if kind == protocol.FULL_STATE:
-            self.trees = {tree["name"]: tree for tree in message["hierarchy"]}
-            self.epoch = message["epoch"]
-        elif "namespace" in message:
-            namespace = message["namespace"]
-            tree = apply_messages(self.trees.get(namespace), [message])
-            if tree is None:
-                self.trees.pop(namespace, None)
-            else:
-                self.trees[namespace] = tree
-
-    async def read(self, timeout: float) -> bool:
-        """Apply the next frame if one arrives within `timeout`; False if none did."""
-        try:
-            frame = await self.ws.receive(timeout=timeout)
-        except TimeoutError:
-            return False
-        assert frame.type == aiohttp.WSMsgType.TEXT, f"connection ended: {frame!r}"
-        message = orjson.loads(frame.data)
-        if message["type"] == protocol.PING:
-            await self.ws.send_str(protocol.encode({"type": protocol.PONG}))
-        self.apply(message)
-        return True
-
-    async def until(
-        self, condition: Callable[[LiveClient], bool], timeout: float, what: str
-    ) -> float:
-        """Seconds until `condition(self)` held, reading frames meanwhile; fails at the deadline."""
-        started = time.monotonic()
-        while not condition(self):
-            if time.monotonic() - started > timeout:
-                raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-            await self.read(0.1)
-        return time.monotonic() - started
-
-
-def converged(stack: LiveStack, present: set[str], gone: set[str]) -> Callable[[LiveClient], bool]:
+def converged(
+    stack: LiveStack, present: set[str], gone: set[str]
+) -> Callable[[ProtocolClient], bool]:
     """The client equals the published snapshot and reflects the cluster's changes."""
 
-    def check(client: LiveClient) -> bool:
+    def check(client: ProtocolClient) -> bool:
         pods = pod_ids(client.trees)
         if not present <= pods or pods & gone:
             return False
@@ -120,9 +71,9 @@ def converged(stack: LiveStack, present: set[str], gone: set[str]) -> Callable[[
     return check
 
 
-async def connect(session: aiohttp.ClientSession, stack: LiveStack) -> LiveClient:
+async def connect(session: aiohttp.ClientSession, stack: LiveStack) -> ProtocolClient:
     ws = await session.ws_connect(stack.ws_url, origin=stack.url, heartbeat=None)
-    client = LiveClient(ws)
+    client = ProtocolClient(ws)
     await client.until(lambda c: c.epoch is not None, 5, "FullState")
     return client
 

@@ -15,6 +15,11 @@ Channel-layer envelopes (internal, not the browser protocol):
         single message; consumers accept it too
     {"type": "state.epoch", "epoch", "seq"}  — a new epoch: consumers resync from the snapshot
 
+Each namespace's summary (constellation.summary) is written to the snapshot with its tree,
+and a flush that changed any summary also sends one SummaryUpdate to the summary stream
+(`state.messages` for the pseudo-namespace SUMMARY_STREAM, numbered by `sum_seq`), which the
+overview and sidebar follow instead of every namespace's tree.
+
 With channels_redis' pub/sub layer on the snapshot's Redis (the default), a flush's group
 messages go out in the same Redis command as its snapshot write (`RedisSnapshotStore.apply`
 takes them as raw PUBLISHes, framed exactly as the layer's own `group_send` frames them): one
@@ -30,8 +35,12 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import orjson
+
 from constellation import protocol
+from constellation.protocol import SUMMARY_STREAM
 from constellation.snapshot import Publish, SnapshotStore, SnapshotUpdate
+from constellation.summary import namespace_summary, public
 from watchers import metrics
 from watchers.pipeline import Flush
 
@@ -75,6 +84,8 @@ class Publisher:
         # Namespaces clients may already hold; the first message of any other namespace
         # also goes to the cluster group, whose "*" subscribers have not joined its group.
         self._published: set[str] = set()
+        # The last summary published per namespace: a flush sends one only when it changed.
+        self._summaries: dict[str, dict[str, Any]] = {}
 
     @property
     def epoch(self) -> str | None:
@@ -84,18 +95,21 @@ class Publisher:
         """Replace the whole snapshot under a new epoch and tell every consumer to resync."""
         sequencer = protocol.Sequencer(new_epoch())
         started = time.perf_counter()
+        summaries = {ns: namespace_summary(tree) for ns, tree in trees.items()}
         await self.snapshots.replace(
             SnapshotUpdate(
                 sequencer.epoch,
                 0,
                 dict(trees),
-                ns_seq={ns: 0 for ns in trees},
+                ns_seq={**dict.fromkeys(trees, 0), SUMMARY_STREAM: 0},
                 synced=True,
                 cluster=cluster,
+                summaries={ns: orjson.dumps(summary) for ns, summary in summaries.items()},
             )
         )
         self.sequencer = sequencer
         self._published = set(trees)
+        self._summaries = summaries
         if self.layer is not None:
             await self.layer.group_send(
                 protocol.CLUSTER_GROUP, {"type": "state.epoch", "epoch": sequencer.epoch, "seq": 0}
@@ -132,19 +146,24 @@ class Publisher:
             if flush.tree is not None and namespace not in self._published:
                 sends.append((protocol.CLUSTER_GROUP, envelope))
             sent += len(items)
+        summaries, summary_send = self._summary_update(flushes)
+        if summary_send is not None:
+            sends.append(summary_send)
+            sent += 1
         update = SnapshotUpdate(
             sequencer.epoch,
             sequencer.seq,
             trees={f.namespace: f.tree for f in flushes if f.tree is not None},
             removed=[f.namespace for f in flushes if f.tree is None],
             ns_seq={
-                f.namespace: sequencer.ns_seq[f.namespace]
-                for f in flushes
-                if f.namespace in sequencer.ns_seq
+                key: sequencer.ns_seq[key]
+                for key in [*(f.namespace for f in flushes), SUMMARY_STREAM]
+                if key in sequencer.ns_seq
             },
             synced=True,
             cluster=cluster or {},
             encoded={f.namespace: f.encoded for f in flushes if f.encoded is not None},
+            summaries=summaries,
         )
         framer = None if self.layer is None else pubsub_framer(self.layer, self.snapshots)
         if framer is not None:
@@ -162,6 +181,39 @@ class Publisher:
         metrics.NAMESPACES_FLUSHED.inc(len(flushes))
         metrics.PUBLISH_SECONDS.observe(time.perf_counter() - started)
         return sent
+
+    def _summary_update(
+        self, flushes: list[Flush]
+    ) -> tuple[dict[str, bytes], tuple[str, dict[str, Any]] | None]:
+        """The flushed namespaces' summaries that changed, encoded for the snapshot, and the
+        summary stream's envelope for them (None when no summary changed)."""
+        changed, removed = [], []
+        for flush in flushes:
+            if flush.tree is None:
+                if self._summaries.pop(flush.namespace, None) is not None:
+                    removed.append(flush.namespace)
+                continue
+            summary = namespace_summary(flush.tree)
+            if summary != self._summaries.get(flush.namespace):
+                self._summaries[flush.namespace] = summary
+                changed.append(summary)
+        if not (changed or removed):
+            return {}, None
+        assert self.sequencer is not None
+        stamped = self.sequencer.stamp(
+            protocol.summary_update([public(summary) for summary in changed], removed)
+        )
+        text = protocol.encode(stamped)
+        metrics.MESSAGES.labels(protocol.SUMMARY_UPDATE).inc()
+        metrics.BYTES.inc(len(text))
+        envelope = {
+            "type": "state.messages",
+            "epoch": self.sequencer.epoch,
+            "namespace": SUMMARY_STREAM,
+            "messages": [{"text": text, "seq": stamped["seq"], "ns_seq": stamped["sum_seq"]}],
+        }
+        encoded = {summary["name"]: orjson.dumps(summary) for summary in changed}
+        return encoded, (protocol.namespace_group(SUMMARY_STREAM), envelope)
 
     async def heartbeat(self, cluster: dict[str, Any]) -> None:
         """Refresh the snapshot's timestamp and cluster status while nothing changes."""

@@ -18,6 +18,7 @@ from dashboard.arrivals import Batch, Check
 from dashboard.fanout import FanoutHub, hub_for
 from dashboard.stream import ClientStream, Pacing
 from dashboard.tests.wsworld import World, eventually, tree
+from dashboard.wsprotocol import View
 from tests.redis_server import RedisProcess
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -56,7 +57,7 @@ async def open_stream() -> AsyncIterator[Opener]:
         browser = Browser()
         stream = ClientStream(hub_for("default"), browser.send, Pacing(**pacing))
         streams.append(stream)
-        await stream.open()
+        await stream.open(View())
         return stream, browser
 
     yield opener

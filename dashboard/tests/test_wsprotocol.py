@@ -1,8 +1,17 @@
+from urllib.parse import parse_qs
+
 import orjson
 import pytest
 
 from dashboard import wsprotocol
-from dashboard.wsprotocol import ClientError, ClientMessage, FloodGate, parse_client_frame
+from dashboard.wsprotocol import (
+    ClientError,
+    ClientMessage,
+    FloodGate,
+    View,
+    parse_client_frame,
+    parse_view,
+)
 
 
 def error_code(text: str, max_bytes: int = wsprotocol.MAX_FRAME_BYTES) -> str:
@@ -20,16 +29,47 @@ def test_ping_pong_and_resync_parse_to_their_type() -> None:
 def test_subscribe_to_a_list_is_sorted_and_deduplicated() -> None:
     message = parse_client_frame('{"type": "Subscribe", "namespaces": ["web", "api", "web"]}')
 
-    assert message == ClientMessage("Subscribe", ("api", "web"))
+    assert message == ClientMessage("Subscribe", View(("api", "web")))
 
 
 def test_subscribe_to_star_or_without_namespaces_means_every_namespace() -> None:
-    assert parse_client_frame('{"type": "Subscribe", "namespaces": "*"}').namespaces is None
-    assert parse_client_frame('{"type": "Subscribe"}').namespaces is None
+    assert parse_client_frame('{"type": "Subscribe", "namespaces": "*"}').view == View(None)
+    assert parse_client_frame('{"type": "Subscribe"}').view == View(None)
 
 
-def test_subscribe_to_an_empty_list_watches_nothing() -> None:
-    assert parse_client_frame('{"type": "Subscribe", "namespaces": []}').namespaces == ()
+def test_subscribe_to_an_empty_list_watches_no_tree() -> None:
+    assert parse_client_frame('{"type": "Subscribe", "namespaces": []}').view == View(())
+
+
+def test_subscribe_may_ask_for_the_namespace_summaries() -> None:
+    frame = '{"type": "Subscribe", "namespaces": ["web"], "summary": true}'
+
+    assert parse_client_frame(frame).view == View(("web",), summary=True)
+    assert error_code('{"type": "Subscribe", "summary": "yes"}') == wsprotocol.BAD_FIELD
+
+
+@pytest.mark.parametrize(
+    ("query", "view"),
+    [
+        ("", View(None)),
+        ("namespaces=*", View(None)),
+        ("namespaces=web,api&namespaces=web", View(("api", "web"))),
+        ("namespaces=", View(())),
+        ("summary=1", View(None, summary=True)),
+        ("namespaces=&summary=1", View((), summary=True)),
+        ("namespaces=shop&summary=0", View(("shop",))),
+    ],
+)
+def test_a_connection_says_in_its_url_what_it_shows(query: str, view: View) -> None:
+    assert parse_view(parse_qs(query, keep_blank_values=True)) == view
+
+
+@pytest.mark.parametrize("query", ["namespaces=Not_A_Namespace", "summary=yes"])
+def test_a_url_asking_for_an_impossible_view_is_a_bad_field(query: str) -> None:
+    with pytest.raises(wsprotocol.ClientError) as caught:
+        parse_view(parse_qs(query, keep_blank_values=True))
+
+    assert caught.value.code == wsprotocol.BAD_FIELD
 
 
 def test_malformed_json_is_bad_json() -> None:

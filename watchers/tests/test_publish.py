@@ -33,7 +33,7 @@ async def test_a_pubsub_layer_on_the_snapshots_redis_publishes_in_the_same_comma
         assert envelope["type"] == "state.messages"
         [item] = envelope["messages"]
         assert (item["ns_seq"], orjson.loads(item["text"])["type"]) == (1, "ResourceUpdated")
-        assert (await store.read()).ns_seq == {"shop": 1}
+        assert (await store.read()).ns_seq == {"shop": 1, protocol.SUMMARY_STREAM: 0}
     finally:
         await layer.flush()
         await store.close()
