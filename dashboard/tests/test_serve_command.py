@@ -21,8 +21,8 @@ from simcluster.cluster import free_port
 from simcluster.testing import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
-# Shutdown takes ~0.3 s idle and at most 0.5 s with two busy loops on both cores
-# (bench/README-style figures in the commit message); the bound is generous on purpose.
+# SIGTERM to exit with three clients took 0.32-0.39 s, and 0.89-1.96 s with two busy loops
+# on both cores (6 runs); 10 s leaves five times the worst of those.
 STOP_BOUND_S = 10.0
 
 
