@@ -20,6 +20,9 @@ from tests.protocol_client import ProtocolClient
 from tests.stack import LiveStack
 
 PUBLISH_FAILURES = "constellation_watcher_publish_failures_total"
+# How long to wait for something that must happen. Only a broken product reaches it; how fast
+# changes reach a client is bench/e2e.py's figure, not a test's.
+DEADLINE_S = 30.0
 
 
 LAYERS = {
@@ -74,23 +77,20 @@ def converged(
 async def connect(session: aiohttp.ClientSession, stack: LiveStack) -> ProtocolClient:
     ws = await session.ws_connect(stack.ws_url, origin=stack.url, heartbeat=None)
     client = ProtocolClient(ws)
-    await client.until(lambda c: c.epoch is not None, 5, "FullState")
+    await client.until(lambda c: c.epoch is not None, DEADLINE_S, "FullState")
     return client
 
 
-async def test_a_pod_created_in_simcluster_reaches_the_client_within_two_seconds(
-    stack: LiveStack,
-) -> None:
+async def test_a_pod_created_in_simcluster_reaches_the_client(stack: LiveStack) -> None:
     async with aiohttp.ClientSession() as session:
         client = await connect(session, stack)
         assert client.trees == stack.snapshot().trees
 
         stack.sim.create("pods", bare_pod("e2e-fresh"), namespace="default")
-        elapsed = await client.until(
-            lambda c: "Pod/default/e2e-fresh" in pod_ids(c.trees), 5, "the new pod"
-        )
 
-        assert elapsed <= 2.0, f"the pod took {elapsed:.2f} s to reach the client"
+        await client.until(
+            lambda c: "Pod/default/e2e-fresh" in pod_ids(c.trees), DEADLINE_S, "the new pod"
+        )
         await client.ws.close()
 
 
@@ -98,7 +98,9 @@ async def test_the_client_converges_after_redis_stops_and_restarts(stack: LiveSt
     async with aiohttp.ClientSession() as session:
         client = await connect(session, stack)
         stack.sim.create("pods", bare_pod("e2e-old"), namespace="default")
-        await client.until(lambda c: "Pod/default/e2e-old" in pod_ids(c.trees), 5, "e2e-old")
+        await client.until(
+            lambda c: "Pod/default/e2e-old" in pod_ids(c.trees), DEADLINE_S, "e2e-old"
+        )
         failures = stack.watcher_metric(PUBLISH_FAILURES)
 
         stack.stop_redis()
@@ -107,14 +109,14 @@ async def test_the_client_converges_after_redis_stops_and_restarts(stack: LiveSt
         # The watcher must notice the outage (else a quick restart looks like no outage to it).
         wait_for(
             lambda: stack.watcher_metric(PUBLISH_FAILURES) > failures,
-            timeout=15,
+            timeout=DEADLINE_S,
             message="a publish failure",
         )
         stack.start_redis()
 
         await client.until(
             converged(stack, {"Pod/default/e2e-outage"}, {"Pod/default/e2e-old"}),
-            25,
+            DEADLINE_S,
             f"convergence after the Redis restart\n{stack.logs()}",
         )
         assert not client.ws.closed
@@ -125,7 +127,9 @@ async def test_the_client_converges_after_the_watcher_restarts(stack: LiveStack)
     async with aiohttp.ClientSession() as session:
         client = await connect(session, stack)
         stack.sim.create("pods", bare_pod("e2e-before"), namespace="default")
-        await client.until(lambda c: "Pod/default/e2e-before" in pod_ids(c.trees), 5, "pod")
+        await client.until(
+            lambda c: "Pod/default/e2e-before" in pod_ids(c.trees), DEADLINE_S, "pod"
+        )
         epoch = client.epoch
 
         stack.stop_watcher()
@@ -135,7 +139,7 @@ async def test_the_client_converges_after_the_watcher_restarts(stack: LiveStack)
 
         await client.until(
             converged(stack, {"Pod/default/e2e-while-down"}, {"Pod/default/e2e-before"}),
-            15,
+            DEADLINE_S,
             f"convergence after the watcher restart\n{stack.logs()}",
         )
         assert client.epoch != epoch

@@ -6,7 +6,6 @@ is told and when; the frames a stream sends are collected as its browser would r
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -80,10 +79,15 @@ def batch(epoch: str, namespace: str, *ns_seqs: int) -> Batch:
     )
 
 
-async def settle() -> None:
-    """Let the tasks the stream started run until they wait on something."""
-    for _ in range(5):
-        await asyncio.sleep(0)
+async def idle(stream: ClientStream) -> None:
+    """Until no repair is running or due: a heal the stream started has been sent by then,
+    however slowly (a few loop ticks would miss one that takes a little longer)."""
+    await eventually(lambda: stream._worker is None or stream._worker.done(), "an idle stream")
+
+
+async def reading(stream: ClientStream) -> None:
+    """Until the stream's worker holds its lock: the heal's snapshot read is under way."""
+    await eventually(lambda: not stream._lock.free, "the heal's read to start")
 
 
 async def test_in_order_messages_are_forwarded_at_once_and_counted_for_the_hub(
@@ -109,7 +113,7 @@ async def test_a_check_waits_a_round_for_a_message_this_process_has_not_received
     await mem.add_pod("web", "a", lost=True)
 
     stream.review(Check(epoch, {"web": 1}, received={}, lost=NOTHING_LOST))
-    await settle()
+    await idle(stream)
     assert browser.types() == ["FullState"]
 
     stream.review(Check(epoch, {"web": 1}, received={}, lost=frozenset({"web"})))
@@ -129,7 +133,7 @@ async def test_a_message_received_here_that_the_client_lacks_is_healed_on_the_ne
     check = Check(epoch, {"web": 1}, received={"web": 1}, lost=NOTHING_LOST)
 
     stream.review(check)
-    await settle()
+    await idle(stream)
     assert browser.types() == ["FullState"]
 
     stream.review(check)
@@ -161,7 +165,7 @@ async def test_messages_queued_behind_a_slow_read_are_forwarded_not_mistaken_for
     redis_process.pause()
     try:
         await stream.offer(batch(epoch, "api", 2))  # a gap: the heal's read now waits
-        await settle()
+        await reading(stream)
         for ns_seq in (1, 2, 3):
             await stream.offer(batch(epoch, "web", ns_seq))
         check = Check(epoch, {"web": 3, "api": 2}, {"web": 3, "api": 2}, NOTHING_LOST)
@@ -188,7 +192,7 @@ async def test_a_backlog_past_its_limit_is_replaced_by_a_full_state(
     redis_process.pause()
     try:
         await stream.offer(batch(epoch, "web", 2))  # a gap: the heal's read now waits
-        await settle()
+        await reading(stream)
         for ns_seq in (3, 4, 5):
             await stream.offer(batch(epoch, "web", ns_seq))
     finally:
