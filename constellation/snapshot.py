@@ -28,8 +28,11 @@ class Snapshot:
     trees: dict[str, dict[str, Any]] = field(default_factory=dict)
     ns_seq: dict[str, int] = field(default_factory=dict)
     cluster: dict[str, Any] = field(default_factory=dict)
-    # Namespace summaries (watchers.summary), only when the read asked for them.
+    # Namespace summaries (constellation.summary), only when the read asked for them.
     summaries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The trees as stored JSON, instead of `trees`, when the read asked for them encoded: a
+    # whole-cluster document is then joined from them without parsing 50 MB (dashboard.api).
+    encoded_trees: dict[str, bytes] = field(default_factory=dict)
 
     @property
     def present(self) -> bool:
@@ -82,9 +85,13 @@ class SnapshotStore(ABC):
 
     @abstractmethod
     async def read(
-        self, namespaces: Iterable[str] | None = None, summaries: bool = False
+        self,
+        namespaces: Iterable[str] | None = None,
+        summaries: bool = False,
+        encoded: bool = False,
     ) -> Snapshot:
-        """The snapshot, optionally only some namespaces' trees, and the summaries if asked."""
+        """The snapshot, optionally only some namespaces' trees (in `encoded_trees` as JSON
+        when `encoded`), and the summaries if asked."""
 
     async def close(self) -> None:  # noqa: B027 - optional hook; in-memory has nothing to close
         """Release connections."""
@@ -131,7 +138,10 @@ class InMemorySnapshotStore(SnapshotStore):
         )
 
     async def read(
-        self, namespaces: Iterable[str] | None = None, summaries: bool = False
+        self,
+        namespaces: Iterable[str] | None = None,
+        summaries: bool = False,
+        encoded: bool = False,
     ) -> Snapshot:
         current = self._snapshot
         trees = current.trees
@@ -143,10 +153,11 @@ class InMemorySnapshotStore(SnapshotStore):
             current.seq,
             current.synced,
             current.updated_at,
-            trees,
+            {} if encoded else trees,
             dict(current.ns_seq),
             current.cluster,
             current.summaries if summaries else {},
+            {k: orjson.dumps(v) for k, v in trees.items()} if encoded else {},
         )
 
 
@@ -259,7 +270,10 @@ class RedisSnapshotStore(SnapshotStore):
             await pipe.execute()
 
     async def read(
-        self, namespaces: Iterable[str] | None = None, summaries: bool = False
+        self,
+        namespaces: Iterable[str] | None = None,
+        summaries: bool = False,
+        encoded: bool = False,
     ) -> Snapshot:
         wanted = None if namespaces is None else list(namespaces)
         async with self._redis.pipeline(transaction=True) as pipe:
@@ -275,12 +289,14 @@ class RedisSnapshotStore(SnapshotStore):
         raw_summaries = rest.pop(0) if summaries else {}
         raw_trees = rest
         if wanted is None:
-            trees = {k.decode(): orjson.loads(v) for k, v in raw_trees[0].items()}
+            stored = {k.decode(): v for k, v in raw_trees[0].items()}
         else:
             values = raw_trees[0] if raw_trees else []
-            trees = {ns: orjson.loads(v) for ns, v in zip(wanted, values, strict=False) if v}
+            stored = {ns: v for ns, v in zip(wanted, values, strict=False) if v}
+        trees = {} if encoded else {ns: orjson.loads(v) for ns, v in stored.items()}
+        encoded_trees = stored if encoded else {}
         if not meta:
-            return Snapshot(trees=trees)
+            return Snapshot(trees=trees, encoded_trees=encoded_trees)
         return Snapshot(
             epoch=meta[b"epoch"].decode(),
             seq=int(meta[b"seq"]),
@@ -290,6 +306,7 @@ class RedisSnapshotStore(SnapshotStore):
             ns_seq={k.decode(): int(v) for k, v in raw_ns_seq.items()},
             cluster=orjson.loads(meta.get(b"cluster", b"{}")),
             summaries={k.decode(): orjson.loads(v) for k, v in raw_summaries.items()},
+            encoded_trees=encoded_trees,
         )
 
     async def close(self) -> None:

@@ -40,10 +40,11 @@ def current_store() -> SnapshotStore:
 
 
 async def read_snapshot(
-    namespaces: Iterable[str] | None = None, summaries: bool = False
+    namespaces: Iterable[str] | None = None, summaries: bool = False, encoded: bool = False
 ) -> Snapshot:
-    """The current snapshot (optionally only some namespaces' trees; summaries if asked)."""
-    return await current_store().read(namespaces, summaries)
+    """The current snapshot (optionally only some namespaces' trees, as JSON when `encoded`;
+    summaries if asked)."""
+    return await current_store().read(namespaces, summaries, encoded)
 
 
 class SharedSnapshot:

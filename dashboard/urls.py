@@ -18,6 +18,13 @@ operations = [
 # REST API: read-only, session or token authentication (dashboard/api.py).
 rest_api = [
     path("api/state/", api.StateView.as_view(), name="api-state"),
+    path(
+        "api/summary/",
+        api.StateView.as_view(
+            summary_only=True, schema=api.SnapshotSchema("getSummary", api.SUMMARY_SCHEMA)
+        ),
+        name="api-summary",
+    ),
     path("api/namespaces/<str:name>/", api.NamespaceView.as_view(), name="api-namespace"),
     path(
         "api/schema/",

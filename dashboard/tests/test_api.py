@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Callable
 
+import orjson
 import pytest
 from asgiref.sync import async_to_sync
 from django.test import Client
 from rest_framework.authtoken.models import Token
 
+from constellation.protocol import SUMMARY_STREAM
 from constellation.snapshot import SnapshotUpdate, snapshot_store
+from tests.redis_server import RedisProcess
 
 SHOP = {"id": "Namespace/shop", "kind": "Namespace", "name": "shop", "health": "Healthy"}
 BLOG = {"id": "Namespace/blog", "kind": "Namespace", "name": "blog", "health": "Degraded"}
@@ -20,9 +24,18 @@ CLUSTER = {"synced": True, "ready": True, "heartbeat": 1700000000.0}
 def publish(trees: dict[str, dict], epoch: str = "e1") -> None:
     """Replace the embedded store's snapshot, as the watcher's first publish does."""
     update = SnapshotUpdate(
-        epoch, 42, trees, ns_seq={ns: i + 3 for i, ns in enumerate(sorted(trees))}, cluster=CLUSTER
+        epoch,
+        42,
+        trees,
+        ns_seq={**{ns: i + 3 for i, ns in enumerate(sorted(trees))}, SUMMARY_STREAM: 7},
+        cluster=CLUSTER,
+        summaries={ns: orjson.dumps(summary_of(tree)) for ns, tree in trees.items()},
     )
     async_to_sync(snapshot_store(None).replace)(update)
+
+
+def summary_of(tree: dict) -> dict:
+    return {"name": tree["name"], "health": tree["health"], "labels": ["app=secret-index"]}
 
 
 @pytest.fixture(autouse=True)
@@ -70,6 +83,58 @@ def test_state_is_every_namespace_as_one_full_state_document(get: Callable) -> N
         "hierarchy": [BLOG, DOCS, SHOP],
         "cluster": CLUSTER,
     }
+
+
+def test_a_page_polls_for_its_namespace_and_the_summaries(get: Callable) -> None:
+    body = get("/api/state/?namespace=shop&summary=1").json()
+
+    assert [tree["name"] for tree in body["hierarchy"]] == ["shop"]
+    assert body["summary"] == {
+        "sum_seq": 7,
+        "namespaces": [
+            {"name": n, "health": h}
+            for n, h in [("blog", "Degraded"), ("docs", "Healthy"), ("shop", "Healthy")]
+        ],
+    }
+
+
+def test_the_overview_polls_summaries_without_any_tree(get: Callable) -> None:
+    summary = get("/api/summary/").json()
+
+    assert summary["hierarchy"] == [] and summary["ns_seq"] == {}
+    assert [s["name"] for s in summary["summary"]["namespaces"]] == ["blog", "docs", "shop"]
+    assert get("/api/state/?namespace=&summary=1").json() == {
+        **summary,
+        "updated_at": summary["updated_at"],
+    }
+
+
+def test_the_label_index_of_a_summary_never_leaves_the_server(get: Callable) -> None:
+    assert b"secret-index" not in get("/api/summary/").content
+
+
+@pytest.mark.parametrize("path", ["/api/state/", "/api/summary/"])
+def test_state_is_compressed_for_clients_that_accept_gzip(get: Callable, path: str) -> None:
+    plain = get(path)
+    packed = get(path, HTTP_ACCEPT_ENCODING="gzip, br")
+
+    assert "Content-Encoding" not in plain
+    assert packed["Content-Encoding"] == "gzip"
+    assert gzip.decompress(packed.content) == plain.content
+
+
+@pytest.mark.parametrize("path", ["/api/state/", "/api/summary/", "/api/namespaces/shop/"])
+def test_while_redis_is_down_the_api_answers_503_with_the_reason(
+    get: Callable, settings, redis_process: RedisProcess, path: str
+) -> None:
+    settings.REDIS_URL = redis_process.url
+    redis_process.stop()
+
+    response = get(path)
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    assert "Redis" in response.json()["detail"] and "unreachable" in response.json()["detail"]
 
 
 def test_state_is_never_cached_on_the_way(get: Callable) -> None:
@@ -163,7 +228,7 @@ def test_the_schema_describes_both_endpoints_and_not_the_legacy_path(get: Callab
     schema = get("/api/schema/").json()
 
     assert schema["openapi"].startswith("3.")
-    assert set(schema["paths"]) == {"/api/state/", "/api/namespaces/{name}/"}
+    assert set(schema["paths"]) == {"/api/state/", "/api/summary/", "/api/namespaces/{name}/"}
     state = schema["paths"]["/api/state/"]["get"]
     assert state["operationId"] == "getState"
     assert state["parameters"][0]["name"] == "namespace"
