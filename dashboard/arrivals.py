@@ -8,6 +8,7 @@ queued behind others. Pure: no I/O, no Django, time is whatever the caller's che
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,28 +83,53 @@ class Arrivals:
         self._arrived = False
         self._suspects: dict[str, tuple[int, int]] = {}  # namespace → (ns_seq, seq) awaited
 
-    def note(self, batch: Batch) -> None:
-        """One batch received from the layer."""
-        self._arrived = True
-        received = self._ns_seq.get(batch.epoch)
+    def _received(self, epoch: str) -> dict[str, int]:
+        received = self._ns_seq.get(epoch)
         if received is None:
             if len(self._ns_seq) >= _EPOCHS_REMEMBERED:
                 oldest = next(iter(self._ns_seq))
                 del self._ns_seq[oldest]
                 self._seq.pop(oldest, None)
-            received = self._ns_seq[batch.epoch] = {}
+            received = self._ns_seq[epoch] = {}
+        return received
+
+    def note(self, batch: Batch) -> None:
+        """One batch received from the layer."""
+        self._arrived = True
+        received = self._received(batch.epoch)
         if batch.last_ns_seq > received.get(batch.namespace, 0):
             received[batch.namespace] = batch.last_ns_seq
         if batch.last_seq > self._seq.get(batch.epoch, 0):
             self._seq[batch.epoch] = batch.last_seq
 
-    def check(self, epoch: str, ns_seq: dict[str, int], seq: int) -> Check:
-        """Compare the snapshot's counters (`ns_seq`, global `seq`) with what arrived."""
+    def learned(self, epoch: str, counters: Mapping[str, int]) -> None:
+        """Counters this process read from the snapshot (a client's FullState or repair).
+
+        Messages up to them were published before the read, possibly before this process
+        joined their group; the read's clients hold them, so none of them is awaited.
+        """
+        received = self._received(epoch)
+        for namespace, value in counters.items():
+            if value > received.get(namespace, 0):
+                received[namespace] = value
+
+    def check(
+        self,
+        epoch: str,
+        ns_seq: dict[str, int],
+        seq: int,
+        watched: Collection[str] | None = None,
+    ) -> Check:
+        """Compare the snapshot's counters (`ns_seq`, global `seq`) with what arrived, for the
+        namespaces (and streams) this process is in the group of (`watched`; None: all):
+        another namespace's messages never come here, so none of them can be lost here."""
         received = self._ns_seq.get(epoch, {})
         newest = self._seq.get(epoch, 0)
         lost = set()
         suspects = {}
         for namespace, have in ns_seq.items():
+            if watched is not None and namespace not in watched:
+                continue
             got = received.get(namespace, 0)
             if got >= have:
                 continue

@@ -262,8 +262,16 @@ class FanoutHub:
                 delay = self.retry_initial_s if self._down else self.check_interval_s
                 await asyncio.wait_for(self._wake.wait(), delay)
 
+    def learned(self, epoch: str, counters: dict[str, int]) -> None:
+        """A consumer read these counters from the snapshot: messages up to them are not
+        awaited (see Arrivals.learned)."""
+        self._arrivals.learned(epoch, counters)
+
     def _review(self, probe: Snapshot) -> None:
-        check = self._arrivals.check(probe.epoch, probe.ns_seq, probe.seq)
+        metrics.HUB_CHECKS.inc()
+        prefix = protocol.NAMESPACE_GROUP_PREFIX
+        watched = {g[len(prefix) :] for g in self._effective if g.startswith(prefix)}
+        check = self._arrivals.check(probe.epoch, probe.ns_seq, probe.seq, watched)
         if check.lost:
             metrics.HUB_LOST.inc(len(check.lost))
         for consumer in list(self._consumers):

@@ -56,6 +56,10 @@ HUB_GROUPS = Gauge(
     "constellation_web_fanout_groups",
     "Channel-layer groups this process is in (a namespace's while a client here watches it)",
 )
+HUB_CHECKS = Counter(
+    "constellation_web_fanout_checks",
+    "Looks at the snapshot's counters (about one a second while clients are connected)",
+)
 HUB_LOST = Counter(
     "constellation_web_fanout_lost",
     "Namespaces whose latest message never reached this process (layer drop or outage); the "

@@ -331,6 +331,7 @@ class ClientStream:
         self._held = {ns: snapshot.ns_seq.get(ns, 0) for ns in names}
         if self.view.summary:
             self._held[SUMMARY_STREAM] = snapshot.ns_seq.get(SUMMARY_STREAM, 0)
+        self.hub.learned(snapshot.epoch, self._held)
         self._pending.clear()
         self._suspects.clear()
         self._resync_reason = None
@@ -411,6 +412,7 @@ class ClientStream:
         self._pending.pop(namespace, None)
         self._suspects.pop(namespace, None)
         self._held[namespace] = have
+        self.hub.learned(snapshot.epoch, {namespace: have})
         if summary:
 
             def summaries() -> dict[str, Any]:

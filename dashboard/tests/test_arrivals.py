@@ -95,3 +95,28 @@ def test_arrivals_of_another_epoch_do_not_count() -> None:
     arrived(arrivals, "web", 1, seq=1, epoch="e0")
 
     assert arrivals.check("e1", {"web": 1}, seq=1).received == {}
+
+
+def test_a_namespace_quiet_since_before_the_process_listened_is_not_lost() -> None:
+    arrivals = Arrivals()
+    arrivals.learned("e1", {"web": 7})  # a client's FullState read ns_seq 7
+
+    for _ in range(3):
+        assert arrivals.check("e1", {"web": 7}, seq=30).lost == frozenset()
+
+
+def test_a_message_after_what_a_read_taught_is_still_awaited() -> None:
+    arrivals = Arrivals()
+    arrivals.learned("e1", {"web": 7})
+    arrivals.check("e1", {"web": 8}, seq=31)
+
+    assert arrivals.check("e1", {"web": 8}, seq=31).lost == {"web"}
+
+
+def test_namespaces_the_process_does_not_watch_are_never_lost_here() -> None:
+    arrivals = Arrivals()
+    arrived(arrivals, "web", 1, seq=1)
+    for _ in range(3):
+        check = arrivals.check("e1", {"web": 1, "api": 4}, seq=5, watched={"web"})
+
+    assert check.lost == frozenset()

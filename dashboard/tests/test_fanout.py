@@ -209,3 +209,23 @@ async def republished(world: World, *trees: dict[str, Any]) -> str:
             return await world.start(*trees)
         except redis.RedisError:
             assert time.monotonic() < deadline, "could not publish after the Redis restart"
+
+
+async def test_a_quiet_namespace_is_never_counted_lost_and_a_dropped_message_is(
+    world: World, fast_checks: None
+) -> None:
+    """Loss means a message that was really lost (issue 15 G): a namespace that changed only
+    before this process started listening is never lost, however many checks pass."""
+    await world.start(tree("web"), tree("api"))
+    for pods in (("a",), ("a", "b"), ("a", "b", "c")):
+        await world.add_pod("web", *pods)
+    lost, healed = counter(metrics.HUB_LOST), counter(metrics.GAPS_HEALED)
+    [client] = await connected(world, 1)
+    checks = counter(metrics.HUB_CHECKS)
+
+    await eventually(lambda: counter(metrics.HUB_CHECKS) >= checks + 5, "five snapshot checks")
+
+    assert (counter(metrics.HUB_LOST), counter(metrics.GAPS_HEALED)) == (lost, healed)
+    await world.add_pod("api", "x", lost=True)
+    assert (await receive(client))["type"] == "RelationshipUpdated"
+    assert counter(metrics.HUB_LOST) == lost + 1
