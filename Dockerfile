@@ -34,4 +34,4 @@ RUN DJANGO_SECRET_KEY=collectstatic-only python manage.py collectstatic --no-inp
 RUN mkdir /shared && chown app:app /shared
 USER 10001:10001
 EXPOSE 8000
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "constellation.asgi:application"]
+CMD ["python", "manage.py", "web", "-b", "0.0.0.0", "-p", "8000"]

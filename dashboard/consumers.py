@@ -34,10 +34,15 @@ log = logging.getLogger("constellation.web.ws")
 PING_TEXT = protocol.encode({"type": protocol.PING})
 PONG_TEXT = protocol.encode({"type": protocol.PONG})
 
-CLOSE_GOING_AWAY = 1001  # idle: the client stopped answering
-CLOSE_POLICY = 1008  # flood
-CLOSE_TOO_BIG = 1009  # oversized frame
+# An application may close with 1000 or 3000-4999 only: autobahn refuses any other code (1001,
+# 1008, 1009 ...) with an exception, the close frame is never sent and, before this, the
+# connection's state leaked (issue 15 A). The 4xxx codes mirror the standard ones they mean.
+CLOSE_IDLE = 4001  # like 1001 "going away": the client stopped answering
+CLOSE_FLOOD = 4008  # like 1008 "policy violation": too many frames
+CLOSE_TOO_BIG = 4009  # like 1009 "message too big"
 CLOSE_BAD_REQUEST = 4400  # a URL asking for a view that cannot exist
+# Daphne's default limit on a WebSocket message; past it the server closes the socket (1011).
+MAX_SEND_BYTES = 1024 * 1024
 
 
 class StateConsumer(AsyncWebsocketConsumer):
@@ -72,6 +77,7 @@ class StateConsumer(AsyncWebsocketConsumer):
         self._task: asyncio.Task[None] | None = None
         self._accepted = False
         self._closing = False
+        self._gone = False  # a send failed: the peer is gone, the disconnect is on its way
 
     # -- plumbing ----------------------------------------------------------------------
 
@@ -80,9 +86,14 @@ class StateConsumer(AsyncWebsocketConsumer):
         process's hub receives from the layer for every consumer."""
         self.scope = scope
         self.base_send = send
-        with contextlib.suppress(StopConsumer):
-            while True:
-                await self.dispatch(await receive())
+        try:
+            with contextlib.suppress(StopConsumer):
+                while True:
+                    await self.dispatch(await receive())
+        finally:
+            # However the connection ends (a disconnect, an error, Daphne cancelling an
+            # instance that outlived its socket), what it holds is freed (issue 15 A).
+            await self._release()
 
     async def dispatch(self, message: dict) -> None:
         """Route to the handler without channels' per-message DB cleanup: no ORM here."""
@@ -92,9 +103,29 @@ class StateConsumer(AsyncWebsocketConsumer):
         await handler(message)
 
     async def _send_text(self, text: str) -> None:
-        # The per-frame path: straight to the server, past AsyncWebsocketConsumer.send's
-        # two extra coroutine layers (10,000 frames/s at 500 clients).
-        await self.base_send({"type": "websocket.send", "text": text})
+        """Send one frame; a failure is logged with its size and never ends the caller.
+
+        The per-frame path: straight to the server, past AsyncWebsocketConsumer.send's two
+        extra coroutine layers (10,000 frames/s at 500 clients).
+        """
+        if self._gone:
+            return
+        if wsprotocol.frame_too_large(text, MAX_SEND_BYTES):
+            # Chunking (dashboard.chunks) keeps every frame far below this: a bug, told.
+            metrics.SEND_FAILURES.labels("too_large").inc()
+            log.error("websocket frame too large to send bytes=%d; sending an Error", len(text))
+            message = f"a {len(text)}-byte message could not be sent; resync to recover"
+            text = protocol.encode(protocol.error(wsprotocol.UNAVAILABLE, message))
+        try:
+            await self.base_send({"type": "websocket.send", "text": text})
+        except Exception as exc:  # noqa: BLE001 - the peer went away between frames
+            self._gone = True
+            metrics.SEND_FAILURES.labels("closed").inc()
+            log.info(
+                "websocket send failed bytes=%d error=%r; dropping the connection's sends",
+                len(text),
+                exc,
+            )
 
     # -- WebSocket lifecycle -----------------------------------------------------------
 
@@ -122,16 +153,24 @@ class StateConsumer(AsyncWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         """Stop the heartbeat and the stream, which hands its groups back to the hub."""
+        await self._release()
+
+    async def _release(self) -> None:
+        """Free what the connection holds. Runs when the server reports the disconnect and
+        already when this side closes, so a close the server never confirms leaks nothing;
+        the second call finds nothing left."""
         self._closing = True
-        if self._task is not None:
-            self._task.cancel()
+        task, self._task = self._task, None
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
         if self._accepted:
             metrics.CLIENTS.dec()
             self._accepted = False
-        if self._stream is not None:
-            await self._stream.close()
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            await stream.close()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """One client frame: Ping, Pong, Resync or Subscribe; anything else earns an Error."""
@@ -144,7 +183,7 @@ class StateConsumer(AsyncWebsocketConsumer):
                 wsprotocol.RATE_LIMITED,
                 f"more than {self.flood_limit} messages in {self.flood_window_s:g} s",
             )
-            await self._close("flood", CLOSE_POLICY)
+            await self._close("flood", CLOSE_FLOOD)
             return
         if text_data is None:
             await self._send_error(wsprotocol.BINARY_FRAME, "only JSON text frames are accepted")
@@ -175,7 +214,7 @@ class StateConsumer(AsyncWebsocketConsumer):
             self._wake.clear()
             now = time.monotonic()
             if now - self._last_frame >= self.idle_timeout_s:
-                await self._close("idle", CLOSE_GOING_AWAY)
+                await self._close("idle", CLOSE_IDLE)
                 return
             if now >= next_ping:
                 next_ping = now + self.ping_interval_s
@@ -195,8 +234,8 @@ class StateConsumer(AsyncWebsocketConsumer):
         metrics.ERRORS_SENT.labels(code).inc()
 
     async def _close(self, reason: str, code: int) -> None:
-        self._closing = True
         self._wake.set()
         metrics.CLOSED.labels(reason).inc()
         log.info("closing websocket reason=%s code=%d", reason, code)
+        await self._release()
         await self.close(code)

@@ -40,6 +40,12 @@ GAPS_HEALED = Counter(
 ERRORS_SENT = Counter(
     "constellation_web_ws_errors_sent", "Error frames sent for bad client input, by code", ["code"]
 )
+SEND_FAILURES = Counter(
+    "constellation_web_ws_send_failures",
+    "Frames the server could not send: the peer was gone (closed), or the frame was larger "
+    "than a WebSocket message may be (too_large: a bug; the client got an Error instead)",
+    ["reason"],
+)
 CLOSED = Counter(
     "constellation_web_ws_closed_by_server", "Connections the server closed, by reason", ["reason"]
 )

@@ -61,6 +61,26 @@ def read_snapshot(redis_url: str) -> Snapshot:
         return pool.submit(asyncio.run, read()).result()
 
 
+def scrape(url: str, name: str) -> float:
+    """One metric from a Prometheus endpoint, summed over labels (0 if absent); raises when
+    the endpoint does not answer, so a dead process never reads as "nothing counted"."""
+    with urllib.request.urlopen(url, timeout=5) as response:
+        text = response.read().decode()
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith((name + " ", name + "{"))
+    )
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process, from /proc."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for process {pid}")
+
+
 class Service:
     """One subprocess with its log file; `start()` and `stop()` may alternate."""
 
@@ -195,8 +215,7 @@ class LiveStack:
         self.web = Service(
             "web",
             [
-                sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
-                "constellation.asgi:application",
+                sys.executable, "manage.py", "web", "-b", "127.0.0.1", "-p", str(self.port),
             ],
             env,
             self.dir,
@@ -313,17 +332,16 @@ class LiveStack:
 
     def watcher_metric(self, name: str) -> float:
         """A sample of the watcher's Prometheus metrics (sum over labels; 0 if absent)."""
-        url = f"http://127.0.0.1:{self.watcher_metrics_port}/metrics"
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                text = response.read().decode()
-        except OSError:
-            return 0.0
-        return sum(
-            float(line.rsplit(" ", 1)[1])
-            for line in text.splitlines()
-            if line.startswith((name + " ", name + "{"))
-        )
+        return scrape(f"http://127.0.0.1:{self.watcher_metrics_port}/metrics", name)
+
+    def web_metric(self, name: str) -> float:
+        """A sample of the web process's Prometheus metrics (sum over labels; 0 if absent)."""
+        return scrape(self.url + "/metrics", name)
+
+    def web_rss_mb(self) -> float:
+        """Resident memory of the web process."""
+        assert self.web is not None and self.web.process is not None
+        return rss_mb(self.web.process.pid)
 
     def wait_web(self, timeout: float = START_TIMEOUT_S) -> None:
         assert self.web is not None

@@ -485,7 +485,7 @@ async def test_binary_frames_get_an_error(mem: World) -> None:
     assert await exchange(client, {"type": "Ping"}) == {"type": "Pong"}
 
 
-async def test_an_oversized_frame_gets_an_error_and_close_1009_without_hurting_others(
+async def test_an_oversized_frame_gets_an_error_and_close_4009_without_hurting_others(
     mem: World,
 ) -> None:
     await mem.start(tree("web"))
@@ -497,14 +497,14 @@ async def test_an_oversized_frame_gets_an_error_and_close_1009_without_hurting_o
     await client.send_to(text_data='{"type": "Ping", "pad": "%s"}' % ("x" * 2000))
 
     assert (await receive(client))["code"] == "too_large"
-    assert await receive_close(client) == 1009
+    assert await receive_close(client) == 4009
     await mem.publish(
         "web", tree("web", "a"), protocol.relationship_updated("web", tree("web", "a"))
     )
     assert (await receive(bystander))["ns_seq"] == 1
 
 
-async def test_a_flood_gets_an_error_and_close_1008(mem: World) -> None:
+async def test_a_flood_gets_an_error_and_close_4008(mem: World) -> None:
     await mem.start(tree("web"))
     client = await mem.connect(app(flood_limit=5))
     await receive(client)
@@ -514,7 +514,7 @@ async def test_a_flood_gets_an_error_and_close_1008(mem: World) -> None:
     flooded = await exchange(client, {"type": "Ping"})
 
     assert flooded["code"] == "rate_limited"
-    assert await receive_close(client) == 1008
+    assert await receive_close(client) == 4008
 
 
 # -- heartbeat -----------------------------------------------------------------------------
@@ -534,7 +534,7 @@ async def test_a_silent_client_is_closed_after_the_idle_timeout(mem: World) -> N
     client = await mem.connect(app(idle_timeout_s=0.2))
     await receive(client)
 
-    assert await receive_close(client) == 1001
+    assert await receive_close(client) == 4001
 
 
 async def test_any_client_frame_keeps_the_connection_alive(mem: World) -> None:
@@ -582,3 +582,20 @@ async def test_group_memberships_lost_with_redis_are_restored_by_the_heartbeat(
 def test_unknown_timing_names_are_refused() -> None:
     with pytest.raises(TypeError):
         StateConsumer(ping_interval=3)
+
+
+async def test_a_frame_too_large_to_send_is_logged_and_the_client_told(
+    mem: World, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from dashboard import consumers
+
+    # A FullState over the limit: chunking keeps real frames far below Daphne's 1 MiB.
+    monkeypatch.setattr(consumers, "MAX_SEND_BYTES", 200)
+    await mem.start(tree("web", "a", "b", "c"))
+
+    client = await mem.connect()
+
+    error = await receive(client)
+    assert (error["type"], error["code"]) == ("Error", "unavailable")
+    assert "could not be sent" in error["message"]
+    assert "websocket frame too large to send bytes=" in caplog.text

@@ -6,8 +6,9 @@ REDIS_URL the channel layer and the snapshot are in memory, so nothing else is
 needed; with it, this process behaves like one web plus one watcher.
 
 On SIGTERM (or Ctrl-C) every part stops within a few seconds and says so in the log: open
-WebSockets get a close frame (1001, going away) so browsers reconnect at once instead of
-waiting for a dead TCP connection, the watcher stops its informers, then simcluster stops.
+WebSockets get a close frame (1001, going away: dashboard/webserver.py) so browsers reconnect
+at once instead of waiting for a dead TCP connection, the watcher stops its informers, then
+simcluster stops.
 """
 
 from __future__ import annotations
@@ -22,12 +23,10 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from dashboard.webserver import PART_STOP_TIMEOUT_S, build_server
+
 log = logging.getLogger("constellation.serve")
 
-GOING_AWAY = 1001
-"""The close code a server sends as it shuts down (RFC 6455 §7.4.1)."""
-PART_STOP_TIMEOUT_S = 5.0
-"""How long shutdown waits for the watcher, or for clients to answer a close frame."""
 
 
 class Command(BaseCommand):
@@ -46,7 +45,6 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         # Daphne's server module installs Twisted's asyncio reactor on import.
-        from daphne.server import Server
         from twisted.internet import defer, reactor
 
         from constellation.asgi import application
@@ -73,10 +71,11 @@ class Command(BaseCommand):
         reactor.callWhenRunning(start_watcher)
         reactor.addSystemEventTrigger("before", "shutdown", stop_watcher)
         url = f"http://{options['host']}:{options['port']}/"
-        server = Server(
+        server = build_server(
             application,
-            endpoints=[f"tcp:port={options['port']}:interface={options['host']}"],
-            ready_callable=lambda: self.stdout.write(
+            options["host"],
+            options["port"],
+            ready=lambda: self.stdout.write(
                 f"Constellation is running at {url}\n"
                 + (
                     f"  watching simcluster ({options['simulate']}); kubectl: "
@@ -87,8 +86,6 @@ class Command(BaseCommand):
                 + "  Press Ctrl-C to stop.\n"
             ),
         )
-        # Registered before Daphne's own trigger, which cancels every application instance.
-        reactor.addSystemEventTrigger("before", "shutdown", close_websockets, server)
         try:
             server.run()
         finally:
@@ -172,29 +169,3 @@ class Command(BaseCommand):
         finally:
             if settings.REDIS_URL:
                 await snapshots.close()
-
-
-def close_websockets(server: Any) -> Any:
-    """Send every open WebSocket a going-away close frame; fires once all have closed.
-
-    autobahn's public `sendClose` accepts only the codes an application may use (1000,
-    3000-4999), so the frame is sent one level down; a client that never answers is dropped
-    by autobahn's close-handshake timeout, and waiting is bounded here as well.
-    """
-    from daphne.ws_protocol import WebSocketProtocol
-    from twisted.internet import defer, reactor
-
-    open_sockets = [
-        protocol
-        for protocol in server.connections
-        if isinstance(protocol, WebSocketProtocol) and protocol.state == protocol.STATE_OPEN
-    ]
-    log.info("stopping part=web websockets=%d close_code=%d", len(open_sockets), GOING_AWAY)
-    for protocol in open_sockets:
-        protocol.sendCloseFrame(code=GOING_AWAY, reasonUtf8=b"server shutting down")
-    closed = defer.DeferredList([protocol.is_closed for protocol in open_sockets])
-    return closed.addTimeout(PART_STOP_TIMEOUT_S, reactor).addErrback(
-        lambda _: log.warning(
-            "websockets still open after %g s; dropping them", PART_STOP_TIMEOUT_S
-        )
-    )
