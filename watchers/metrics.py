@@ -32,6 +32,12 @@ PUBLISH_FAILURES = Counter(
     "constellation_watcher_publish_failures",
     "Publishes that failed (Redis unreachable); retried with backoff",
 )
+LAYER_SEND_FAILURES = Counter(
+    "constellation_watcher_layer_send_failures",
+    "Channel-layer sends that failed after their snapshot write (web processes heal from the "
+    "snapshot), by what was sent",
+    ["what"],
+)
 OBJECTS = Gauge("constellation_watcher_objects", "Objects held after pruning, by kind", ["kind"])
 READY = Gauge(
     "constellation_watcher_ready", "1 once every informer synced and a snapshot was published"

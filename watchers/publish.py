@@ -111,9 +111,8 @@ class Publisher:
         self._published = set(trees)
         self._summaries = summaries
         if self.layer is not None:
-            await self.layer.group_send(
-                protocol.CLUSTER_GROUP, {"type": "state.epoch", "epoch": sequencer.epoch, "seq": 0}
-            )
+            epoch_message = {"type": "state.epoch", "epoch": sequencer.epoch, "seq": 0}
+            await self._announce([(protocol.CLUSTER_GROUP, epoch_message)])
         metrics.PUBLISH_SECONDS.observe(time.perf_counter() - started)
         metrics.EPOCHS.inc()
         log.info("published full snapshot epoch=%s namespaces=%d", sequencer.epoch, len(trees))
@@ -171,8 +170,7 @@ class Publisher:
         else:
             await self.snapshots.apply(update)
             if self.layer is not None:
-                for group, envelope in sends:
-                    await self.layer.group_send(group, envelope)
+                await self._announce(sends)
         for flush in flushes:
             if flush.tree is None:
                 self._published.discard(flush.namespace)
@@ -214,6 +212,30 @@ class Publisher:
         }
         encoded = {summary["name"]: orjson.dumps(summary) for summary in changed}
         return encoded, (protocol.namespace_group(SUMMARY_STREAM), envelope)
+
+    async def _announce(self, sends: list[tuple[str, dict[str, Any]]]) -> None:
+        """Send what the snapshot now holds to the channel layer, as far as it goes.
+
+        The snapshot was written first and is the truth: a web process finds a new epoch at
+        its next snapshot check (within a second) and heals a message that never arrived from
+        the snapshot. So a layer that fails here (a connection that died with a restarted
+        Redis, a layer on another Redis) costs latency, not correctness, and must not fail
+        the publish: that would back off and leave the picture unpublished (issue 15 B).
+        """
+        assert self.layer is not None
+        for group, envelope in sends:
+            try:
+                await self.layer.group_send(group, envelope)
+            except Exception as exc:  # noqa: BLE001 - see above; the rest are tried too
+                what = envelope["type"]
+                metrics.LAYER_SEND_FAILURES.labels(what).inc()
+                log.warning(
+                    "channel-layer send failed after the snapshot write what=%s group=%s "
+                    "error=%r; web processes heal from the snapshot at their next check",
+                    what,
+                    group,
+                    exc,
+                )
 
     async def heartbeat(self, cluster: dict[str, Any]) -> None:
         """Refresh the snapshot's timestamp and cluster status while nothing changes."""

@@ -50,3 +50,24 @@ async def test_other_layers_and_other_redis_servers_get_group_send(fresh_redis_u
         assert pubsub_framer(InMemoryChannelLayer(), store) is None
     finally:
         await store.close()
+
+
+async def test_a_new_epoch_in_the_snapshot_is_published_even_if_announcing_it_fails(
+    fresh_redis_url, redis_process, caplog
+):
+    """The layer's Redis is down while the snapshot's is up (a connection that died with a
+    restarted Redis): the republish is one outcome, not a failure (issue 15 B)."""
+    store = RedisSnapshotStore(fresh_redis_url)
+    layer = RedisChannelLayer(hosts=[redis_process.url])
+    redis_process.stop()
+    try:
+        publisher = Publisher(store, layer)
+
+        epoch = await publisher.start_epoch({"shop": TREE}, {})
+
+        assert (await store.read()).epoch == epoch
+        assert "channel-layer send failed after the snapshot write what=state.epoch" in caplog.text
+        await publisher.publish([Flush("shop", [protocol.resource_updated("shop", TREE)], TREE)])
+        assert (await store.read()).ns_seq["shop"] == 1
+    finally:
+        await store.close()
