@@ -88,6 +88,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "dashboard.csp.ContentSecurityPolicyMiddleware",
+    # Last, so it sees the views' exceptions first: a Redis outage is a 503, not a 500.
+    "dashboard.unavailable.SnapshotUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "constellation.urls"

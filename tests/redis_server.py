@@ -14,6 +14,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from pathlib import Path
 from types import TracebackType
 
 import redis
@@ -76,6 +77,9 @@ class RedisProcess:
         # A file rather than a pipe: nobody drains a pipe, and a full one would block Redis.
         # It lives as long as this object, across restarts, and `close()` releases it.
         self._log = tempfile.TemporaryFile()  # noqa: SIM115
+        # Where `stop(keep_data=True)` leaves a dump for the next start to load.
+        self._dir = tempfile.TemporaryDirectory(prefix="redis-")
+        self._dump = Path(self._dir.name) / "dump.rdb"
 
     @property
     def url(self) -> str:
@@ -99,6 +103,8 @@ class RedisProcess:
                 "--save", "",
                 "--appendonly", "no",
                 "--daemonize", "no",
+                "--dir", self._dir.name,
+                "--dbfilename", self._dump.name,
             ],
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -118,6 +124,8 @@ class RedisProcess:
                                    f"within {timeout:.0f} s")
             # A short pause between probes keeps the loop from spinning while the server loads.
             time.sleep(0.01)
+        # Loaded (or there was none): the next start is empty unless a stop keeps data again.
+        self._dump.unlink(missing_ok=True)
 
     def _serving(self, pid: int) -> bool:
         # Compare process ids: if another server took the port first, PING alone would succeed.
@@ -139,8 +147,22 @@ class RedisProcess:
         assert self._process is not None, "redis-server is not running"
         self._process.send_signal(signal.SIGCONT)
 
-    def stop(self, timeout: float = STOP_TIMEOUT_S) -> None:
-        """Stop the server (SIGTERM, then SIGKILL after `timeout`) and wait until it has gone."""
+    def kill(self) -> None:
+        """SIGKILL, as a crash or the OOM killer would: the next start is empty."""
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()
+
+    def stop(self, timeout: float = STOP_TIMEOUT_S, keep_data: bool = False) -> None:
+        """Stop the server (SIGTERM, then SIGKILL after `timeout`) and wait until it has gone;
+        with `keep_data` the next start loads what it held (a restart with persistence)."""
+        if keep_data and self.running:
+            client = redis.Redis.from_url(self.url, socket_timeout=timeout)
+            try:
+                client.save()
+            finally:
+                client.close()
         process, self._process = self._process, None
         if process is None:
             return
@@ -157,6 +179,7 @@ class RedisProcess:
         """Stop the server and release its log file; the object is spent afterwards."""
         self.stop()
         self._log.close()
+        self._dir.cleanup()
 
     def __enter__(self) -> RedisProcess:
         self.start()

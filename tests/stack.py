@@ -115,6 +115,22 @@ class Service:
             process.kill()
             process.wait()
 
+    def kill(self) -> None:
+        """SIGKILL: a crash, the OOM killer; nothing runs on the way out."""
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()
+
+    def pause(self) -> None:
+        """SIGSTOP: a process frozen (a stalled node, a debugger); its sockets stay open."""
+        assert self.process is not None, f"{self.name} is not running"
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None, f"{self.name} is not running"
+        self.process.send_signal(signal.SIGCONT)
+
     def check_alive(self) -> None:
         if self.process is not None and self.process.poll() is not None:
             raise AssertionError(

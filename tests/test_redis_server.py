@@ -88,3 +88,31 @@ def test_a_paused_redis_process_still_stops(redis_process: RedisProcess) -> None
     redis_process.stop()
 
     assert not redis_process.running
+
+
+def test_a_redis_process_stopped_keeping_its_data_starts_with_it_once(
+    redis_process: RedisProcess,
+) -> None:
+    client = redis.Redis.from_url(redis_process.url)
+    client.set("kept", "1")
+
+    redis_process.stop(keep_data=True)
+    redis_process.start()
+    assert client.get("kept") == b"1"
+
+    redis_process.stop()
+    redis_process.start()
+    assert client.get("kept") is None
+    client.close()
+
+
+def test_a_killed_redis_process_comes_back_empty(redis_process: RedisProcess) -> None:
+    client = redis.Redis.from_url(redis_process.url)
+    client.set("lost", "1")
+
+    redis_process.kill()
+    assert not redis_process.running
+    redis_process.start()
+
+    assert client.get("lost") is None
+    client.close()

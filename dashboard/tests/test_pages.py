@@ -319,3 +319,21 @@ def test_an_occurrence_under_a_second_parent_gets_its_own_element_id() -> None:
     assert dom_id({"id": "Pod/shop/q", "kind": "Pod", "relatives": []}, "Namespace/shop") == (
         "node-Pod/shop/q"
     )
+
+
+@pytest.mark.parametrize("path", ["/", "/namespaces/shop/", "/groups/"])
+def test_while_redis_is_down_a_page_answers_503_with_the_reason(
+    client, settings, redis_process, path: str
+) -> None:
+    from tests.redis_server import RedisProcess
+
+    assert isinstance(redis_process, RedisProcess)
+    settings.REDIS_URL = redis_process.url
+    settings.ALLOW_ANONYMOUS = True
+    redis_process.stop()
+
+    response = client.get(path)
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    assert "Redis" in response.content.decode() and "unreachable" in response.content.decode()
