@@ -35,6 +35,7 @@ class ProtocolClient:
         self.largest_frame = 0
         self.chunked = 0
         self.gaps = 0
+        self.closed_with: int | None = None
         self._parts: dict[str, list[str | None]] = {}
 
     # -- applying messages ---------------------------------------------------------------
@@ -108,16 +109,28 @@ class ProtocolClient:
         except TimeoutError:
             return False
         assert frame.type == aiohttp.WSMsgType.TEXT, f"connection ended: {frame!r}"
+        await self._handle(frame)
+        return True
+
+    async def read_or_end(self) -> bool:
+        """Wait for the next frame and apply it; False once the connection has ended."""
+        frame = await self.ws.receive()
+        if frame.type != aiohttp.WSMsgType.TEXT:
+            self.closed_with = self.ws.close_code
+            return False
+        await self._handle(frame)
+        return True
+
+    async def _handle(self, frame: aiohttp.WSMessage) -> None:
         self.largest_frame = max(self.largest_frame, len(frame.data.encode()))
         message = orjson.loads(frame.data)
         if message["type"] == protocol.CHUNK:
             message = self._join(message)
             if message is None:
-                return True
+                return
         if message["type"] == protocol.PING:
             await self.ws.send_str(protocol.encode({"type": protocol.PONG}))
         self.apply(message)
-        return True
 
     async def until(
         self, condition: Callable[[ProtocolClient], bool], timeout: float, what: str

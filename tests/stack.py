@@ -43,12 +43,13 @@ STOP_TIMEOUT_S = 10.0
 
 
 def read_snapshot(redis_url: str) -> Snapshot:
-    """The snapshot in Redis now; raises when Redis cannot be read (never an empty stand-in)."""
+    """The snapshot in Redis now, summaries included; raises when Redis cannot be read (never
+    an empty stand-in)."""
 
     async def read() -> Snapshot:
         store = RedisSnapshotStore(redis_url)
         try:
-            return await store.read()
+            return await store.read(summaries=True)
         finally:
             await store.close()
 
@@ -155,11 +156,19 @@ class LiveStack:
         engine_config: EngineConfig = FAST_ENGINE,
         drive: bool = False,
         env: dict[str, str] | None = None,
+        bookmark_interval_s: float = 5.0,
     ) -> None:
         """`redis`: a RedisProcess or URL to use (flushed first); by default the stack owns one.
         `drive`: let the scenario keep changing the cluster (off: it changes only when told).
-        `env`: extra environment for the watcher and web processes."""
-        self.sim = SimCluster(scenario, scenario_params, engine_config=engine_config, drive=drive)
+        `env`: extra environment for the watcher and web processes.
+        `bookmark_interval_s`: simcluster's bookmark pace (a stall shows after 3 of them)."""
+        self.sim = SimCluster(
+            scenario,
+            scenario_params,
+            engine_config=engine_config,
+            drive=drive,
+            bookmark_interval_s=bookmark_interval_s,
+        )
         self._redis_given = redis
         self.redis: RedisProcess | None = redis if isinstance(redis, RedisProcess) else None
         self._owns_redis = redis is None

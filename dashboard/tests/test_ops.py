@@ -54,6 +54,8 @@ def test_a_fresh_synced_snapshot_is_ready() -> None:
                 "auth_failed": False,
                 "last_error": None,
                 "last_event_at": None,
+                "last_heard_at": None,
+                "silence_limit_s": None,
             },
             "Service": {
                 "synced": True,
@@ -61,6 +63,8 @@ def test_a_fresh_synced_snapshot_is_ready() -> None:
                 "auth_failed": False,
                 "last_error": None,
                 "last_event_at": None,
+                "last_heard_at": None,
+                "silence_limit_s": None,
             },
         },
     }
@@ -101,6 +105,29 @@ def test_the_freshness_limit_is_a_parameter() -> None:
     assert readiness(snapshot(heartbeat=NOW - 50), NOW, 60)[0]
 
 
+def test_a_resource_the_api_server_refuses_makes_the_picture_untrue() -> None:
+    pods = {**POD_OK, "auth_failed": True, "last_error": "unauthorized: 403"}
+
+    text = reason(snapshot(resources={"Pod": pods, "Service": SERVICE_OK}))
+
+    assert text == "Pod refused (401/403: check the watcher's RBAC)"
+
+
+def test_a_watch_silent_past_its_bookmarks_pace_is_stale() -> None:
+    pods = {**POD_OK, "last_heard_at": NOW - 20, "silence_limit_s": 15.0}
+
+    text = reason(snapshot(resources={"Pod": pods, "Service": SERVICE_OK}))
+
+    assert text == "Pod watch silent for 20 s (bookmarks came every 5 s): the picture is stale"
+
+
+def test_a_silence_within_the_pace_or_of_unknown_pace_is_fine() -> None:
+    within = {**POD_OK, "last_heard_at": NOW - 10, "silence_limit_s": 15.0}
+    unknown = {**POD_OK, "last_heard_at": NOW - 500, "silence_limit_s": None}
+
+    assert readiness(snapshot(resources={"Pod": within, "Service": unknown}), NOW, 30)[0]
+
+
 @pytest.fixture
 def embedded(settings) -> None:
     settings.REDIS_URL = None
@@ -130,7 +157,9 @@ def test_readyz_is_503_with_the_reason(client: Client, embedded) -> None:
     assert response.json()["reason"] == "no snapshot yet: is the watcher running?"
 
 
-def test_readyz_reports_an_unreachable_redis(client: Client, settings, monkeypatch) -> None:
+def test_readyz_reports_an_unreachable_redis(
+    client: Client, settings, monkeypatch, django_user_model
+) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -138,10 +167,29 @@ def test_readyz_reports_an_unreachable_redis(client: Client, settings, monkeypat
     # A store made for this URL must not outlive the test (stores are cached per event loop).
     monkeypatch.setattr(snapshots, "_stores", {})
 
-    response = client.get("/readyz")
+    anonymous = client.get("/readyz")
+    client.force_login(django_user_model.objects.create_user("ops", password="x"))
+    logged_in = client.get("/readyz")
 
-    assert response.status_code == 503
-    assert response.json()["reason"].startswith("Redis unreachable: ")
+    assert anonymous.status_code == logged_in.status_code == 503
+    assert anonymous.json() == {"status": "unavailable", "reason": "Redis unreachable"}
+    assert logged_in.json()["reason"].startswith("Redis unreachable: ")
+    assert str(port) in logged_in.json()["reason"]
+
+
+def test_readyz_shows_details_only_to_users_who_may_read(
+    client: Client, embedded, django_user_model
+) -> None:
+    pods = {**POD_OK, "auth_failed": True, "last_error": "unauthorized: 403 pods is forbidden"}
+    publish({"synced": True, "heartbeat": time.time(), "resources": {"Pod": pods}})
+
+    anonymous = client.get("/readyz").json()
+    client.force_login(django_user_model.objects.create_user("ops", password="x"))
+    logged_in = client.get("/readyz").json()
+
+    assert anonymous == {"status": "unavailable", "reason": logged_in["reason"]}
+    assert "forbidden" not in str(anonymous)
+    assert logged_in["resources"]["Pod"]["last_error"] == "unauthorized: 403 pods is forbidden"
 
 
 def test_readyz_refuses_writes(client: Client) -> None:

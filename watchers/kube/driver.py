@@ -72,6 +72,7 @@ class WatchDriver:
         self.index: dict[Key, Entry] = {}
         self.last_rv: str | None = None  # where the next watch resumes; None before any list
         self.watch_events = 0  # events, bookmarks included, since the current watch began
+        self.bookmarks_fed = 0  # bookmarks in the chunk last fed
         self._wire = WireFormat(resource.kind)
         self._selector = (
             [("labelSelector", resource.label_selector)] if resource.label_selector else []
@@ -196,6 +197,8 @@ class WatchDriver:
         self.last_rv = last_rv
         self._burst = burst
         self.watch_events += seen
+        # Lines other than the events returned (and the ERROR) were bookmarks.
+        self.bookmarks_fed = seen - len(events)
         return events, error
 
     def end_watch(self) -> int:

@@ -27,8 +27,10 @@ from kubernetes.client.exceptions import ApiException
 from watchers.kube.chunked import ChunkError, read_paced
 from watchers.kube.client import Timeout, get
 from watchers.kube.driver import StreamError, WatchDriver, parse_status, status_error
+from watchers.kube.hearing import Hearing
 from watchers.kube.listener import InformerListener
 from watchers.kube.policy import (
+    AUTH_BACKOFF,
     BACKOFF,
     BackoffConfig,
     Failure,
@@ -70,6 +72,8 @@ class InformerConfig:
     events arriving one by one are read a batch at a time (chunked.py): a wake-up per event
     costs more than parsing it. Far below the debounce, so nothing shows later for it."""
     backoff: BackoffConfig = BACKOFF
+    auth_backoff: BackoffConfig = AUTH_BACKOFF
+    """Retries after 401/403: on their own, faster schedule (policy.AUTH_BACKOFF)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +89,8 @@ class InformerHealth:
     watch_restarts: int  # watches resumed without a list in between
     last_error: str | None
     auth_failed: bool  # the last answer was 401/403 and nothing has succeeded since
+    last_heard_at: float | None = None  # wall-clock time the API server last sent anything
+    silence_limit_s: float | None = None  # longer without a word is a stall
 
 
 class _Failed(Exception):
@@ -104,6 +110,8 @@ class _Counters:
     last_error: str | None = None
     auth_failed: bool = False
     lists: int = 0  # complete lists, the first one included
+    last_heard_at: float | None = None
+    silence_limit_s: float | None = None
 
 
 class Informer:
@@ -134,6 +142,9 @@ class Informer:
             watch_timeout_s=self.config.watch_timeout_s,
         )
         self._failures = FailureCounter(clock, self.config.backoff)
+        # Unknown pace: a healthy quiet stream re-watches after the idle timeout, so a silence
+        # half as long again is a stall.
+        self._hearing = Hearing(fallback_s=1.5 * self.config.idle_timeout_s)
         self._state = _Counters()
         self._lock = threading.Lock()
         self._response: urllib3.BaseHTTPResponse | None = None
@@ -185,6 +196,8 @@ class Informer:
                 watch_restarts=s.watch_restarts,
                 last_error=s.last_error,
                 auth_failed=s.auth_failed,
+                last_heard_at=s.last_heard_at,
+                silence_limit_s=s.silence_limit_s,
             )
 
     # -- the forever loop --------------------------------------------------------------------
@@ -197,7 +210,9 @@ class Informer:
             if self._stopping.is_set():
                 break
             attempt = self._failures.current()
-            decision = decide(error.failure, attempt, self._rng, self.config.backoff)
+            decision = decide(
+                error.failure, attempt, self._rng, self.config.backoff, self.config.auth_backoff
+            )
             if decision.delay:
                 self._failures.record()
             self._note_failure(error)
@@ -235,6 +250,8 @@ class Informer:
                 break
         events = self._driver.apply_list(listing)
         with self._lock:
+            self._state.last_heard_at = self._wall_clock()
+            self._state.silence_limit_s = self._hearing.limit()
             relist = self._state.lists > 0
             self._state.lists += 1
             if relist:
@@ -281,13 +298,16 @@ class Informer:
         started = self._clock()
         timeout = (self.config.connect_timeout_s, self.config.idle_timeout_s)
         response = self._open(params, Phase.WATCH, timeout)
+        self._hearing.new_stream()
         with self._lock:
             self._state.connected = True
+            self._state.last_heard_at = self._wall_clock()
         error = None
         ending = "server closed the stream"
         try:
             for chunk, arrived_at in self._body(response):
                 events, error = driver.feed(chunk)
+                self._heard(arrived_at, driver.bookmarks_fed)
                 if events:
                     self._deliver(events, arrived_at)
                 if error is not None:
@@ -360,6 +380,14 @@ class Informer:
         response.release_conn()
 
     # -- reporting ---------------------------------------------------------------------------
+
+    def _heard(self, at: float, bookmarks: int) -> None:
+        # Hearing belongs to this thread; health() reads only what is copied under the lock.
+        self._hearing.heard(at, bookmarks)
+        with self._lock:
+            self._state.last_heard_at = self._wall_clock()
+            if bookmarks:
+                self._state.silence_limit_s = self._hearing.limit()
 
     def _deliver(self, events: list[Event], at: float) -> None:
         with self._lock:

@@ -173,3 +173,17 @@ def test_a_rewatch_becomes_a_list_when_there_is_nothing_to_resume_from():
 def test_a_retry_after_a_failed_list_repeats_that_list():
     assert next_list_mode(Action.BACKOFF_REWATCH, ListMode.UNPAGED, True) is ListMode.UNPAGED
     assert next_list_mode(Action.BACKOFF_REWATCH, ListMode.CONSISTENT, True) is ListMode.CONSISTENT
+
+
+class _Half:
+    def random(self) -> float:
+        return 0.5
+
+
+def test_refusals_retry_on_their_own_schedule_within_seconds_however_many_there_were() -> None:
+    delays = [decide(Failure.UNAUTHORIZED, attempt, _Half()).delay for attempt in range(12)]
+    server_errors = [decide(Failure.SERVER_ERROR, attempt, _Half()).delay for attempt in range(12)]
+
+    assert max(delays) <= 6.0
+    assert delays[0] <= 1.5
+    assert max(server_errors) >= 30.0
