@@ -131,6 +131,15 @@ def test_a_changed_pod_in_two_services_is_updated_once():
     assert types(messages)[-1] == "NamespaceSummaryUpdate"
 
 
+def test_changes_beside_a_pod_shown_twice_are_all_sent():
+    services, routes = [*SERVICES, service("db", {"app": "db"})], [httproute("front", "db")]
+    before = build([pod("both", BOTH), pod("db-1", {"app": "db"})], services, routes)
+    after = build([pod("both", BOTH), pod("db-1", {"app": "db"}, ready=False)], services, routes)
+    messages = diff(before, after)
+    updated = [m["resource"]["id"] for m in messages if m["type"] == "ResourceUpdated"]
+    assert "Pod/shop/db-1" in updated
+
+
 def test_a_removed_service_goes_with_its_pods_in_one_message():
     before = build([pod("web-1", WEB), pod("web-2", WEB)], SERVICES)
     after = build([], [service("api", API)])

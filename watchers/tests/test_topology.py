@@ -889,6 +889,20 @@ def test_a_memo_reuses_unchanged_pods_and_sees_replaced_ones():
     assert memo.services["Service/shop/s0"] == ServiceFacts("Degraded", 9, False)
 
 
+def test_with_a_memo_pods_services_and_routes_deleted_between_builds_leave_the_tree():
+    web, api, front = service("web", WEB), service("api", {"app": "api"}), httproute("front", "web")
+    kept = {"pods": [pod("web-1", WEB)], "services": [web], "routes": [front]}
+    memo = BuildMemo()
+    build(
+        pods=[*kept["pods"], pod("web-2", WEB)],
+        services=[web, api],
+        routes=[front, httproute("back", "api")],
+        memo=memo,
+    )
+    for _ in range(2):  # the second build reads what the first left in the memo
+        assert build(**kept, memo=memo) == build(**kept)
+
+
 def test_a_memo_before_its_first_build_reports_no_services_and_no_external_backends():
     # The watcher reads both before it builds a namespace for the first time.
     memo = BuildMemo()
