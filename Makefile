@@ -32,7 +32,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 
 # Mutation check of the pure core (watchers/topology, diff.py, churn.py; TESTING.md), kept out
-# of `make test`: about a quarter of an hour on 2 cores. Starts from a clean mutants/ so the
+# of `make test`: 10 to 15 minutes on 2 cores. Starts from a clean mutants/ so the
 # score is the tree's as it stands; configuration in pyproject.toml [tool.mutmut].
 mutation: $(VENV)/.installed
 	rm -rf mutants
