@@ -53,6 +53,21 @@ def test_pods_present_at_the_first_look_are_shown_even_if_pending():
     assert smoothing.hidden_pods(NS, {"stuck": pod("stuck", "Pending")}, 10.1) == frozenset()
 
 
+def test_a_running_pod_next_to_a_hidden_pending_one_is_shown():
+    smoothing = PodSmoothing()
+    seen_namespace(smoothing)
+    pods = {"web-1": pod("web-1"), "web-2": pod("web-2", "Pending")}
+    assert smoothing.hidden_pods(NS, pods, 10.0) == {"web-2"}
+    assert smoothing.hidden_pods(NS, pods, 10.5) == {"web-2"}
+
+
+def test_pods_that_are_not_objects_or_have_no_status_are_never_hidden():
+    smoothing = PodSmoothing()
+    seen_namespace(smoothing)
+    pods = {"a": None, "b": "pod", "c": {"status": "up"}, "d": {}}
+    assert smoothing.hidden_pods(NS, pods, 10.0) == frozenset()
+
+
 def test_a_pod_recreated_under_the_same_name_gets_a_new_grace():
     smoothing = PodSmoothing()
     seen_namespace(smoothing)
@@ -95,6 +110,37 @@ def test_a_pod_deleted_while_still_hidden_leaves_no_ghost():
     smoothing.hidden_pods(NS, {"web-1": pod("web-1", "Pending")}, 10.0)
     smoothing.pod_deleted(NS, pod("web-1", "Pending"), 10.3)
     assert smoothing.lingering(NS, 10.4) == {}
+
+
+def test_a_pod_shown_running_within_its_first_second_lingers_when_deleted():
+    smoothing = PodSmoothing()
+    seen_namespace(smoothing)
+    assert smoothing.hidden_pods(NS, {"web-1": pod("web-1", "Pending")}, 10.0) == {"web-1"}
+    assert smoothing.hidden_pods(NS, {"web-1": pod("web-1")}, 10.3) == frozenset()
+    smoothing.pod_deleted(NS, pod("web-1"), 10.5)
+    assert list(smoothing.lingering(NS, 10.6)) == ["web-1"]
+
+
+def test_a_pod_deleted_the_moment_its_grace_ends_was_shown_and_lingers():
+    smoothing = PodSmoothing()
+    seen_namespace(smoothing)
+    pods = {"web-1": pod("web-1", "Pending")}
+    smoothing.hidden_pods(NS, pods, 10.0)
+    assert smoothing.hidden_pods(NS, pods, 11.0) == frozenset()
+    smoothing.pod_deleted(NS, pods["web-1"], 11.0)
+    assert list(smoothing.lingering(NS, 11.1)) == ["web-1"]
+
+
+def test_a_forgotten_namespace_starts_afresh_with_no_ghosts_and_a_first_look():
+    smoothing = PodSmoothing()
+    seen_namespace(smoothing)
+    smoothing.hidden_pods(NS, {"web-1": pod("web-1", "Pending")}, 10.0)
+    smoothing.pod_deleted(NS, pod("db-0"), 10.0)
+    smoothing.forget(NS)
+    assert (smoothing.lingering(NS, 10.1), smoothing.next_deadline()) == ({}, None)
+    # A namespace re-created under the same name: its pods are shown at the first look.
+    assert smoothing.hidden_pods(NS, {"web-1": pod("web-1", "Pending")}, 10.2) == frozenset()
+    smoothing.forget("never-seen")
 
 
 def test_next_deadline_covers_every_namespace_when_none_is_named():
@@ -155,6 +201,24 @@ def test_a_churning_service_collapses_with_one_warning_and_expands_with_hysteres
     assert monitor.collapsed_services(NS, counts, 95.0) == frozenset()
 
 
+def test_a_rate_of_exactly_the_threshold_is_not_above_it():
+    monitor = ChurnMonitor()
+    events(monitor, 60, 0, 60)
+    assert monitor.collapsed_services(NS, {WEB: 3}, 59.5) == frozenset()
+    assert monitor.warnings(NS, 59.5) == []
+    monitor.record_pod_event(NS, [], 59.6)  # a pod no service selects tips the namespace over
+    assert monitor.warnings(NS, 59.6) == [ChurnWarning([], 61.0)]
+
+
+def test_a_collapsed_service_expands_only_once_below_half_the_threshold():
+    monitor = ChurnMonitor()
+    events(monitor, 80, 0, 40)  # one every half second
+    assert monitor.collapsed_services(NS, {WEB: 3}, 40.0) == {WEB}
+    assert monitor.service_rate(NS, WEB, 84.5) == 30
+    assert monitor.collapsed_services(NS, {WEB: 3}, 84.5) == {WEB}
+    assert monitor.collapsed_services(NS, {WEB: 3}, 85.0) == frozenset()
+
+
 def test_the_warning_repeats_after_the_cooldown_while_churn_stays_high():
     monitor = ChurnMonitor(ChurnConfig(warning_cooldown_s=30))
     events(monitor, 120, 0, 60)
@@ -202,6 +266,28 @@ def test_forgetting_a_namespace_clears_its_rates_and_cooldown():
     assert monitor.rate(NS, 10.0) == 0
     events(monitor, 100, 10, 20)
     assert monitor.warnings(NS, 20.0)
+
+
+def test_forgetting_a_namespace_clears_its_collapsed_services_and_service_rates():
+    monitor = ChurnMonitor()
+    events(monitor, 100, 0, 10)
+    assert monitor.collapsed_services(NS, {WEB: 51}, 10.0) == {WEB}
+    monitor.forget(NS)
+    assert monitor.service_rate(NS, WEB, 10.0) == 0
+    # 48 pods would keep a collapsed service collapsed; a forgotten one starts expanded.
+    assert monitor.collapsed_services(NS, {WEB: 48}, 10.0) == frozenset()
+    monitor.forget("never-seen")
+
+
+def test_zero_turns_a_delay_off_and_the_shortest_window_is_one_second():
+    config = ChurnConfig(
+        debounce_ms=0, pending_grace_ms=0, terminating_linger_ms=0, churn_window_s=1
+    )
+    smoothing = PodSmoothing(config)
+    seen_namespace(smoothing)
+    assert smoothing.hidden_pods(NS, {"web-1": pod("web-1", "Pending")}, 10.0) == frozenset()
+    smoothing.pod_deleted(NS, pod("web-1"), 10.0)
+    assert smoothing.lingering(NS, 10.0) == {}
 
 
 def test_nonsensical_tunables_are_rejected():

@@ -131,6 +131,15 @@ def test_a_changed_pod_in_two_services_is_updated_once():
     assert types(messages)[-1] == "NamespaceSummaryUpdate"
 
 
+def test_changes_beside_a_pod_shown_twice_are_all_sent():
+    services, routes = [*SERVICES, service("db", {"app": "db"})], [httproute("front", "db")]
+    before = build([pod("both", BOTH), pod("db-1", {"app": "db"})], services, routes)
+    after = build([pod("both", BOTH), pod("db-1", {"app": "db"}, ready=False)], services, routes)
+    messages = diff(before, after)
+    updated = [m["resource"]["id"] for m in messages if m["type"] == "ResourceUpdated"]
+    assert "Pod/shop/db-1" in updated
+
+
 def test_a_removed_service_goes_with_its_pods_in_one_message():
     before = build([pod("web-1", WEB), pod("web-2", WEB)], SERVICES)
     after = build([], [service("api", API)])
@@ -221,6 +230,28 @@ def test_deltas_larger_than_the_tree_are_replaced_by_the_tree():
     assert diff(before, after) == [protocol.relationship_updated(NS, after)]
 
 
+@pytest.mark.parametrize("tree_size_given", [False, True])
+def test_deltas_are_kept_up_to_exactly_the_size_of_the_whole_tree(tree_size_given):
+    # Ten changed pods cost more as updates than inside the tree; an unchanged pod's padding
+    # grows only the tree, so it moves the tie one byte at a time.
+    def diffed(padding):
+        quiet = node("Pod", "quiet", pad="x" * padding)
+        before = node("Namespace", NS, *(node("Pod", f"p{i}", v=1) for i in range(10)), quiet)
+        after = node("Namespace", NS, *(node("Pod", f"p{i}", v=2) for i in range(10)), quiet)
+        size = len(orjson.dumps(after)) if tree_size_given else None
+        return NamespaceDiffer(NS).diff(before, after, size), after
+
+    _, after = diffed(0)
+    deltas = [protocol.resource_updated(NS, node("Pod", f"p{i}", v=2)) for i in range(10)]
+    for delta in deltas:
+        del delta["resource"]["children"]
+    whole = len(orjson.dumps(protocol.relationship_updated(NS, after)))
+    tie = sum(len(orjson.dumps(delta)) for delta in deltas) - whole
+    assert tie > 0
+    assert diffed(tie)[0] == deltas
+    assert types(diffed(tie - 1)[0]) == ["RelationshipUpdated"]
+
+
 def test_a_tree_whose_repeated_ids_disagree_is_sent_whole():
     before = node("Namespace", NS, node("Service", "a"), node("Service", "b"))
     after = node(
@@ -230,6 +261,24 @@ def test_a_tree_whose_repeated_ids_disagree_is_sent_whole():
         node("Service", "b", node("Pod", "p", v=2)),
     )
     assert types(diff_namespace(NS, before, after)) == ["RelationshipUpdated"]
+
+
+def test_a_tree_decoded_from_json_diffs_like_the_tree_itself():
+    # Decoding turns a node shown in two places into two equal copies; it is still one node.
+    before = build([pod("both", BOTH)], SERVICES)
+    after = build([pod("both", BOTH, ready=False)], SERVICES)
+    messages = diff_namespace(NS, before, after)
+    assert "RelationshipUpdated" not in types(messages)
+    assert diff_namespace(NS, orjson.loads(orjson.dumps(before)), after) == messages
+
+
+def test_a_differ_given_an_old_tree_other_than_its_last_diffs_from_the_tree_given():
+    differ = NamespaceDiffer(NS)
+    one = build([pod("web-1", WEB)], SERVICES)
+    two = build([pod("web-1", WEB), pod("web-2", WEB)], SERVICES)
+    three = build([pod("web-1", WEB), pod("web-3", WEB)], SERVICES)
+    differ.diff(one, two)
+    assert apply_messages(three, differ.diff(three, one)) == one
 
 
 # --- the reducer -------------------------------------------------------------------------------
@@ -249,6 +298,47 @@ def test_the_reducer_leaves_its_input_alone_and_skips_warnings():
 def test_the_reducer_refuses_deltas_for_a_namespace_it_has_no_tree_for():
     with pytest.raises(ValueError, match="without a tree"):
         apply_messages(None, [protocol.resource_deleted(NS, "Pod/shop/p", "Pod", "p")])
+
+
+def scribble(value):
+    """Change every dict and list inside `value` in place."""
+    if isinstance(value, dict):
+        for item in value.values():
+            scribble(item)
+        value["scribbled"] = True
+    elif isinstance(value, list):
+        for item in value:
+            scribble(item)
+        value.append("scribbled")
+
+
+def test_the_reducer_shares_nothing_with_the_messages_it_applies():
+    # One message list goes to every client; what one client does to its tree stays there.
+    steady = [pod(f"web-{i}", WEB) for i in range(2, 6)]
+    before = build([pod("web-1", WEB), *steady], [service("web", WEB)])
+    after = build(
+        [pod("web-1", WEB, ready=False), *steady, pod("api-1", API)],
+        SERVICES,
+        [httproute("front", "api")],
+    )
+    messages = [protocol.relationship_updated(NS, before), *diff(before, after)]
+    assert {"ResourceAdded", "ResourceUpdated"} <= set(types(messages))
+    kept = copy.deepcopy(messages)
+    result = apply_messages(None, messages)
+    assert messages == kept
+    scribble(result)
+    assert messages == kept
+
+
+def test_the_reducer_puts_a_child_of_a_kind_it_does_not_know_after_the_known_ones():
+    # A newer watcher may send a kind this reducer predates: it must place it, not fail.
+    tree = node("Namespace", NS, node("Pod", "a"))
+    messages = [
+        protocol.resource_added(NS, ROOT, node("Gateway", "a")),
+        protocol.resource_added(NS, ROOT, node("Service", "z")),
+    ]
+    kinds = [child["kind"] for child in apply_messages(tree, messages)["children"]]
+    assert kinds == ["Service", "Pod", "Gateway"]
 
 
 # --- property: the reducer applied to the diff gives the new tree -----------------------------

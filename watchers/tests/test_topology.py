@@ -162,6 +162,56 @@ def test_a_selector_less_service_with_address_only_endpoints_takes_their_readine
     assert only(tree, "Service/shop/ext")["health"] == "Degraded"
 
 
+def test_a_pod_with_only_the_rarest_selector_pair_is_not_claimed():
+    # The claim starts from the pair fewest pods carry; the other pairs must still be checked.
+    tree = build(
+        pods=[
+            pod("web-1", {"app": "web", "tier": "fe"}),
+            pod("web-2", WEB),
+            pod("web-3", WEB),
+            pod("fe-only", {"tier": "fe"}),
+        ],
+        services=[service("web", {"app": "web", "tier": "fe"})],
+    )
+    assert ids(only(tree, "Service/shop/web")) == ["Pod/shop/web-1"]
+
+
+def test_an_endpoint_naming_a_pod_in_another_namespace_claims_nothing_here():
+    slices = [
+        {
+            "metadata": {"name": "db-x1", "labels": {"kubernetes.io/service-name": "db"}},
+            "endpoints": [{"targetRef": {"kind": "Pod", "name": "db-0", "namespace": "other"}}],
+        }
+    ]
+    tree = build(pods=[pod("db-0")], services=[service("db")], slices=slices)
+    assert only(tree, "Service/shop/db")["children"] == []
+    assert "Pod/shop/db-0" in ids(tree)
+
+
+@pytest.mark.parametrize(
+    ("ready", "expected"),
+    [
+        ([None, None], "Healthy"),  # no ready condition: the endpoint is ready
+        ([True, True], "Healthy"),
+        ([True, False], "Degraded"),
+        ([False, False], "Down"),
+    ],
+)
+def test_address_only_endpoints_are_ready_unless_their_condition_says_false(ready, expected):
+    endpoints = [
+        {"addresses": [f"1.2.3.{i}"]} | ({} if r is None else {"conditions": {"ready": r}})
+        for i, r in enumerate(ready)
+    ]
+    slices = [
+        {
+            "metadata": {"name": "s", "labels": {"kubernetes.io/service-name": "ext"}},
+            "endpoints": endpoints,
+        }
+    ]
+    tree = build(services=[service("ext")], slices=slices)
+    assert only(tree, "Service/shop/ext")["health"] == expected
+
+
 def test_a_pod_selected_by_two_services_appears_under_both():
     tree = build(
         pods=[pod("web-1", {"app": "web", "canary": "yes"})],
@@ -493,6 +543,19 @@ def test_a_service_node_shows_type_ips_and_port_mappings():
     assert node["external_ips"] == ["1.1.1.1", "2.2.2.2", "lb.example"]
     assert node["ports"] == ["80→8080", "443→https", "53→53/UDP"]
     assert node["selector"] == WEB
+    assert node["external_name"] is None
+
+
+def test_a_service_without_a_type_is_cluster_ip_and_an_external_name_shows_its_target():
+    tree = build(
+        services=[
+            service("web", WEB),
+            service("db", type="ExternalName", externalName="db.example.com"),
+        ]
+    )
+    assert only(tree, "Service/shop/web")["service_type"] == "ClusterIP"
+    db = only(tree, "Service/shop/db")
+    assert (db["service_type"], db["external_name"]) == ("ExternalName", "db.example.com")
 
 
 @pytest.mark.parametrize(
@@ -729,6 +792,19 @@ def test_display_name_and_group_come_from_annotations_and_are_kept_short():
     assert (tree["display_name"], tree["group"]) == (None, None)
 
 
+def test_routes_and_the_namespace_show_their_own_labels_and_annotations():
+    labelled = {"labels": {"team": "shop"}, "annotations": {"constellation.io/group": "edge"}}
+    route, ing = httproute("front", "web"), ingress("legacy", "web")
+    objs = NamespaceObjects(
+        namespace={"metadata": {"name": NS, **labelled}},
+        httproutes={"front": {**route, "metadata": {**route["metadata"], **labelled}}},
+        ingresses={"legacy": {**ing, "metadata": {**ing["metadata"], **labelled}}},
+    )
+    tree = build_namespace(NS, objs, CONFIG, lambda ns, name: None)
+    for node in (tree, only(tree, "HTTPRoute/shop/front"), only(tree, "Ingress/shop/legacy")):
+        assert (node["labels"], node["group"]) == ({"team": "shop"}, "edge")
+
+
 def test_the_annotation_prefix_is_configurable():
     svc = service("web", WEB)
     svc["metadata"]["annotations"] = {"acme.io/ignore": "true", "constellation.io/group": "g"}
@@ -738,6 +814,47 @@ def test_the_annotation_prefix_is_configurable():
     )
     assert acme["children"] == []
     assert only(build(services=[svc]), "Service/shop/web")["group"] == "g"
+
+
+# --- the fields of a node ----------------------------------------------------------------
+
+# The node contract of the module docstring: what the browser, the diff and the snapshot read.
+# A field added to the tree is added here too, so no stray or renamed key ships unnoticed.
+EVERY_NODE = {"id", "kind", "name", "namespace", "health", "children", "relatives", "labels"}
+EVERY_NODE |= {"group", "display_name"}
+NODE_FIELDS = {
+    "Namespace": {"phase", "pod_summary"},
+    "HTTPRoute": {"hostnames", "backend_refs"},
+    "Ingress": {"hostnames", "ingress_class", "backend_refs"},
+    "Service": {"service_type", "cluster_ip", "external_ips", "external_name", "ports"}
+    | {"selector", "pod_summary", "collapsed", "rollout"},
+    "ServiceRef": {"state"},
+    "Pod": {"phase", "ready", "restarts", "reason", "pod_ips", "container_ports"}
+    | {"node_name", "owner"},
+}
+
+
+def test_every_node_carries_exactly_the_fields_of_its_kind():
+    tree = build(
+        pods=[pod("web-1", WEB), pod("stray")],
+        services=[service("web", WEB)],
+        routes=[httproute("front", "web", "gone", {"name": "auth", "namespace": "iam"})],
+        ingresses=[ingress("legacy", "web")],
+        lookup=lambda ns, name: {"metadata": {"name": name, "namespace": ns}},
+    )
+    nodes, kinds = [tree], set()
+    while nodes:
+        node = nodes.pop()
+        kinds.add(node["kind"])
+        assert set(node) == EVERY_NODE | NODE_FIELDS[node["kind"]], node["id"]
+        nodes += node["children"]
+    assert kinds == set(NODE_FIELDS)
+    assert (tree["id"], tree["kind"], tree["name"], tree["namespace"]) == (
+        "Namespace/shop",
+        "Namespace",
+        "shop",
+        "shop",
+    )
 
 
 # --- determinism, robustness, speed ------------------------------------------------------
@@ -790,6 +907,104 @@ def test_a_memo_reuses_unchanged_pods_and_sees_replaced_ones():
     assert only(changed, "Service/shop/s1") is only(first, "Service/shop/s1")
     assert find(changed, "Pod/shop/p1")[0] is find(first, "Pod/shop/p1")[0]
     assert memo.services["Service/shop/s0"] == ServiceFacts("Degraded", 9, False)
+
+
+def test_with_a_memo_pods_services_and_routes_deleted_between_builds_leave_the_tree():
+    web, api, front = service("web", WEB), service("api", {"app": "api"}), httproute("front", "web")
+    kept = {"pods": [pod("web-1", WEB)], "services": [web], "routes": [front]}
+    memo = BuildMemo()
+    build(
+        pods=[*kept["pods"], pod("web-2", WEB)],
+        services=[web, api],
+        routes=[front, httproute("back", "api")],
+        memo=memo,
+    )
+    for _ in range(2):  # the second build reads what the first left in the memo
+        assert build(**kept, memo=memo) == build(**kept)
+
+
+def test_a_memo_before_its_first_build_reports_no_services_and_no_external_backends():
+    # The watcher reads both before it builds a namespace for the first time.
+    memo = BuildMemo()
+    assert (memo.services, memo.external) == ({}, [])
+
+
+def test_a_build_with_a_memo_records_the_other_namespaces_services_it_points_at():
+    route = httproute("front", "web", {"name": "auth", "namespace": "iam"})
+    memo = BuildMemo()
+    build(services=[service("web", WEB)], routes=[route], memo=memo)
+    assert memo.external == [("iam", "auth")]
+
+
+def test_with_a_memo_a_reference_follows_the_health_its_target_reports():
+    route = httproute("front", {"name": "auth", "namespace": "iam"})
+    memo = BuildMemo()
+
+    def reporting(health):
+        return lambda ns, name: {"metadata": {"name": name, "namespace": ns}, "health": health}
+
+    build(routes=[route], lookup=reporting("Healthy"), memo=memo)
+    tree = build(routes=[route], lookup=reporting("Down"), memo=memo)
+    assert only(tree, "ServiceRef/iam/auth")["health"] == "Down"
+    assert only(tree, "HTTPRoute/shop/front")["health"] == "Down"
+
+
+def test_with_a_memo_a_selector_less_service_follows_its_endpoint_slices():
+    def endpoints(ready):
+        return {
+            "metadata": {"name": "s", "labels": {"kubernetes.io/service-name": "ext"}},
+            "endpoints": [{"addresses": ["1.2.3.4"], "conditions": {"ready": ready}}],
+        }
+
+    ext, memo = service("ext"), BuildMemo()
+    healths = [
+        only(build(services=[ext], slices=[endpoints(ready)], memo=memo), "Service/shop/ext")
+        for ready in (True, False)
+    ]
+    assert [node["health"] for node in healths] == ["Healthy", "Down"]
+
+
+def test_with_a_memo_a_pod_replaced_with_a_new_state_shows_that_state():
+    web, memo = service("web", WEB), BuildMemo()
+    build(pods=[pod("w", WEB), pod("stray")], services=[web], memo=memo)
+    pods = [pod("w", WEB, conditions=NOT_READY), pod("stray", phase="Failed")]
+    tree = build(pods=pods, services=[web], memo=memo)
+    assert tree == build(pods=pods, services=[web])
+    assert (only(tree, "Pod/shop/w")["ready"], only(tree, "Pod/shop/stray")["phase"]) == (
+        False,
+        "Failed",
+    )
+
+
+def test_a_rebuild_with_a_memo_shares_every_node_the_change_did_not_touch():
+    # The promise the diff's speed rests on: unchanged parts are the very same objects, so it
+    # skips them by identity. Within one tree, a node shown in two places is one object too.
+    both = {"app": "web", "canary": "yes"}
+    world = {
+        "pods": [pod("web-1", both), pod("stray")],
+        "services": [service("web", WEB), service("canary", {"canary": "yes"})],
+        "routes": [
+            httproute("front", "web", "gone", {"name": "auth", "namespace": "iam"}),
+            httproute("back", "gone"),
+        ],
+        "ingresses": [ingress("front", "web")],  # an HTTPRoute's namesake, mid-migration
+        "lookup": lambda ns, name: {"metadata": {"name": name, "namespace": ns}},
+    }
+    memo = BuildMemo()
+    first = build(**world, memo=memo)
+    again = build(**world, memo=memo)
+    assert again == first
+    assert all(a is b for a, b in zip(first["children"], again["children"], strict=True))
+    for node_id in ("Pod/shop/web-1", "Service/shop/web", "ServiceRef/shop/gone"):
+        occurrences = find(first, node_id)
+        assert len(occurrences) > 1
+        assert all(node is occurrences[0] for node in occurrences)
+
+    not_ready = pod("web-1", both, conditions=NOT_READY)
+    changed = build(**{**world, "pods": [not_ready, world["pods"][1]]}, memo=memo)
+    assert only(changed, "HTTPRoute/shop/front") is not only(first, "HTTPRoute/shop/front")
+    for node_id in ("ServiceRef/shop/gone", "ServiceRef/iam/auth", "Pod/shop/stray"):
+        assert find(changed, node_id)[0] is find(first, node_id)[0]
 
 
 MALFORMED = [
