@@ -34,11 +34,22 @@ lint: $(VENV)/.installed
 # Mutation check of the pure core (watchers/topology, diff.py, churn.py; TESTING.md), kept out
 # of `make test`: 10 to 15 minutes on 2 cores. Starts from a clean mutants/ so the
 # score is the tree's as it stands; configuration in pyproject.toml [tool.mutmut].
-mutation: $(VENV)/.installed
+# The mutation check of the pure core (TESTING.md), not part of `make test`, in a virtualenv of
+# its own: see requirements-mutation.txt for why.
+MUTATION_VENV ?= .venv-mutation
+
+$(MUTATION_VENV)/.installed: requirements.txt requirements-dev.txt requirements-mutation.txt
+	@test -n "$(PYTHON)" || { echo "python3.11 (or python3) not found on PATH" >&2; exit 1; }
+	test -x $(MUTATION_VENV)/bin/python || $(PYTHON) -m venv $(MUTATION_VENV)
+	$(MUTATION_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(MUTATION_VENV)/bin/python -m pip install --quiet -r requirements-mutation.txt
+	touch $@
+
+mutation: $(MUTATION_VENV)/.installed
 	rm -rf mutants
-	$(VENV)/bin/mutmut run
-	@$(VENV)/bin/mutmut results
-	@$(VENV)/bin/mutmut export-cicd-stats >/dev/null && cat mutants/mutmut-cicd-stats.json
+	$(MUTATION_VENV)/bin/mutmut run
+	@$(MUTATION_VENV)/bin/mutmut results
+	@$(MUTATION_VENV)/bin/mutmut export-cicd-stats >/dev/null && cat mutants/mutmut-cicd-stats.json
 
 migrate: $(VENV)/.runtime
 	$(VENV)/bin/python manage.py migrate --no-input -v 0
