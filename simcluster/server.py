@@ -499,7 +499,10 @@ class ApiServer:
     # -- control endpoint --------------------------------------------------------
 
     async def handle_control(self, request: web.Request, path: str) -> web.Response:
-        """`GET /_simcluster/state`, `POST /_simcluster/faults/<action>` and CRD switches."""
+        """`GET /_simcluster/state`, `POST /_simcluster/faults/<action>`, CRD switches, churn.
+
+        `POST /_simcluster/churn {"rate": N}` steers a generated scenario's churn.
+        """
         if request.method == "GET" and path in ("", "/state"):
             return json_response(self.describe())
         if request.method != "POST":
@@ -524,6 +527,7 @@ class ApiServer:
                 str(args["resource"]), str(args.get("group", ""))
             ),
             "/faults/reset": lambda: self.faults.reset(),
+            "/churn": lambda: self.control.set_churn_rate(float(args["rate"])),
             "/gateway-api/install": lambda: self.control.install_gateway_api(),
             "/gateway-api/remove": lambda: self.control.remove_gateway_api(),
         }
@@ -544,4 +548,5 @@ class ApiServer:
             "openWatches": len(self.watches),
             "gatewayApi": self.store.registry.gateway_api_installed,
             "faults": self.faults.describe(),
+            "churn": self.control.churn_state() if self.control is not None else None,
         }
