@@ -8,10 +8,12 @@ the demo command start it the same way and then talk to it over real HTTP
 from __future__ import annotations
 
 import asyncio
-import copy
+import contextlib
+import gc
 import logging
 import socket
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +23,10 @@ from aiohttp import web
 from simcluster import patching
 from simcluster.engine import EngineConfig, WorkloadEngine
 from simcluster.faults import Faults
+from simcluster.jsoncopy import copy_json
 from simcluster.resources import GATEWAY_TYPES, Registry, ResourceType, type_named
-from simcluster.scenarios import get_scenario
+from simcluster.scenarios import Driver, get_scenario
+from simcluster.scenarios.churn import ChurnDriver
 from simcluster.server import ApiServer
 from simcluster.store import Obj, Store
 
@@ -33,6 +37,22 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside: seeding makes millions of objects and no cycles.
+
+    Each collection walks every tracked object, so while a store of 100,000 pods is
+    built they would cost a quarter of the seeding time and find nothing to free.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 class SimCluster:
@@ -61,6 +81,8 @@ class SimCluster:
         self.faults = Faults()
         self.scenario = get_scenario(scenario, **(scenario_params or {}))
         self.drive = drive
+        # The scenario's ongoing activity, once serving (None without one or with drive=False).
+        self.driver: Driver | None = None
         self.server = ApiServer(
             self.store,
             self.faults,
@@ -82,8 +104,11 @@ class SimCluster:
 
     # -- lifecycle -------------------------------------------------------------
 
-    def start(self, timeout: float = 120.0) -> SimCluster:
-        """Seed the scenario and serve; returns once the port accepts requests."""
+    def start(self, timeout: float | None = 120.0) -> SimCluster:
+        """Seed the scenario and serve; returns once the port accepts requests.
+
+        `timeout=None` waits as long as seeding takes.
+        """
         self._thread = threading.Thread(target=self._run, name="simcluster", daemon=True)
         self._thread.start()
         if not self._ready.wait(timeout):
@@ -98,6 +123,8 @@ class SimCluster:
         if self._thread is not None:
             self._thread.join(timeout=10)
         self.engine.close()
+        # The store frozen after seeding is garbage now (in a test process, among others).
+        gc.unfreeze()
 
     def __enter__(self) -> SimCluster:
         return self.start()
@@ -115,7 +142,11 @@ class SimCluster:
     async def _serve(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        self.scenario.seed(self.store, self.engine)
+        with gc_paused():
+            self.scenario.seed(self.store, self.engine)
+            # The seeded store lives as long as the cluster: frozen, later collections skip
+            # it. A full collection over 100,000 pods stalled the loop for 4 s at a time.
+            gc.freeze()
         runner = web.AppRunner(
             self.server.make_app(), access_log=None, handler_cancellation=True, shutdown_timeout=1.0
         )
@@ -124,9 +155,11 @@ class SimCluster:
         await site.start()
         tasks = [asyncio.create_task(self.engine.run(self._stop), name="simcluster-engine")]
         if self.drive:
+            self.driver = self.scenario.driver(self.store, self.engine)
+        if self.driver is not None:
             tasks.append(
                 asyncio.create_task(
-                    self.scenario.drive(self.store, self.engine, self._stop),
+                    self.scenario.drive(self.driver, self.engine.clock, self._stop),
                     name="simcluster-drive",
                 )
             )
@@ -189,15 +222,15 @@ class SimCluster:
         validate: bool = True,
     ) -> Obj:
         """Create an object; `validate=False` stores it as given (malformed-object tests)."""
-        return copy.deepcopy(
+        return copy_json(
             self.store.create(self._type(plural, group), namespace, obj, validate=validate)
         )
 
     def get(self, plural: str, namespace: str | None, name: str, group: str = "") -> Obj:
-        return copy.deepcopy(self.store.get(self._type(plural, group), namespace or "", name))
+        return copy_json(self.store.get(self._type(plural, group), namespace or "", name))
 
     def list(self, plural: str, namespace: str | None = None, group: str = "") -> list[Obj]:
-        return copy.deepcopy(self.store.list(self._type(plural, group), namespace)[1])
+        return copy_json(self.store.list(self._type(plural, group), namespace)[1])
 
     def patch(
         self,
@@ -213,7 +246,7 @@ class SimCluster:
         with self.store.lock:
             current = self.store.get(rtype, namespace or "", name)
             patched = patching.merge_patch(current, patch)
-            return copy.deepcopy(
+            return copy_json(
                 self.store.update(rtype, namespace, name, patched, subresource=subresource)
             )
 
@@ -226,7 +259,7 @@ class SimCluster:
         subresource: str | None = None,
     ) -> Obj:
         rtype = self._type(plural, group)
-        return copy.deepcopy(
+        return copy_json(
             self.store.update(
                 rtype, namespace, obj["metadata"]["name"], obj, subresource=subresource
             )
@@ -240,9 +273,28 @@ class SimCluster:
         group: str = "",
         grace_period: int | None = None,
     ) -> Obj:
-        return copy.deepcopy(
+        return copy_json(
             self.store.delete(self._type(plural, group), namespace, name, grace_period=grace_period)
         )
+
+    def set_churn_rate(self, rate: float) -> None:
+        """Steer the churn of a generated scenario (`large`, `churn`, `wide-namespace`).
+
+        `rate` pod events per second from now on; 0 stops starting rollouts. ValueError
+        when this cluster's scenario has no churn (or runs with `drive=False`).
+        """
+        self._churn().set_rate(rate)
+
+    def churn_state(self) -> dict[str, Any] | None:
+        """The churn's target and observed rates, if this cluster has a churn driver."""
+        if not isinstance(self.driver, ChurnDriver):
+            return None
+        return self.driver.describe(self.engine.clock())
+
+    def _churn(self) -> ChurnDriver:
+        if not isinstance(self.driver, ChurnDriver):
+            raise ValueError(f"scenario {self.scenario.name!r} has no churn rate to steer")
+        return self.driver
 
     def compact(self) -> None:
         """Forget the watch history: the next resume from an older RV gets 410."""

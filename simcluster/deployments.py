@@ -8,20 +8,15 @@ unavailability arithmetic, the same revision annotations, the same conditions.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from simcluster.jsoncopy import copy_json
 from simcluster.kubelet import TERMINAL_PHASES
-from simcluster.replicasets import PODS, REPLICA_SETS, spec_replicas, status_count
-from simcluster.resources import type_named
+from simcluster.replicasets import spec_replicas, status_count
 from simcluster.store import Obj, parse_rfc3339, rfc3339
-
-if TYPE_CHECKING:
-    from simcluster.engine import Key, WorkloadEngine
-
-DEPLOYMENTS = type_named("deployments", "apps")
+from simcluster.workload import DEPLOYMENTS, PODS, REPLICA_SETS, Key, WorkloadCore
 
 HASH_LABEL = "pod-template-hash"
 REVISION = "deployment.kubernetes.io/revision"
@@ -71,10 +66,13 @@ def revision(obj: Obj) -> int:
 
 
 def _template_without_hash(rs: Obj) -> dict[str, Any]:
-    template = copy.deepcopy(rs["spec"].get("template") or {})
-    labels = (template.get("metadata") or {}).get("labels") or {}
-    labels.pop(HASH_LABEL, None)
-    return template
+    """The ReplicaSet's pod template minus its hash label, for comparing (shares its parts)."""
+    template = rs["spec"].get("template") or {}
+    meta = template.get("metadata")
+    if not isinstance(meta, dict) or HASH_LABEL not in (meta.get("labels") or {}):
+        return template
+    labels = {key: value for key, value in meta["labels"].items() if key != HASH_LABEL}
+    return {**template, "metadata": {**meta, "labels": labels}}
 
 
 def _condition(
@@ -102,7 +100,7 @@ class DeploymentController:
 
     name = "deployments"
 
-    def __init__(self, engine: WorkloadEngine) -> None:
+    def __init__(self, engine: WorkloadCore) -> None:
         self.engine = engine
         self.store = engine.store
 
@@ -164,11 +162,11 @@ class DeploymentController:
     def _create_rs(self, deployment: Obj, old_rss: list[Obj], replicas: int) -> Obj:
         meta = deployment["metadata"]
         spec = deployment["spec"]
-        template = copy.deepcopy(spec["template"])
+        template = copy_json(spec["template"])
         template_hash = pod_template_hash(template)
         template_meta = template.setdefault("metadata", {})
         template_meta["labels"] = {**(template_meta.get("labels") or {}), HASH_LABEL: template_hash}
-        selector = copy.deepcopy(spec["selector"])
+        selector = copy_json(spec["selector"])
         selector["matchLabels"] = {**(selector.get("matchLabels") or {}), HASH_LABEL: template_hash}
         rev = str(max((revision(rs) for rs in old_rss), default=0) + 1)
         surge, _ = fenceposts(deployment)

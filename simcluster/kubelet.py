@@ -12,22 +12,18 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from simcluster.resources import type_named
 from simcluster.store import Obj, parse_rfc3339, rfc3339
-
-if TYPE_CHECKING:
-    from simcluster.engine import Key, WorkloadEngine
-
-PODS = type_named("pods")
+from simcluster.workload import PODS, Key, WorkloadCore
 
 NODES: dict[str, str] = {
     "sim-node-1": "172.18.0.2",
     "sim-node-2": "172.18.0.3",
     "sim-node-3": "172.18.0.4",
 }
-POD_NETWORK = ipaddress.IPv4Network("10.244.0.0/16")
+# A /14 rather than a cluster's usual /16: the `large` scenario runs 100,000 pods.
+POD_NETWORK = ipaddress.IPv4Network("10.244.0.0/14")
 
 CRASH_LOOP = "simcluster.io/crash-loop"
 FAIL = "simcluster.io/fail"
@@ -80,7 +76,7 @@ class Kubelet:
 
     name = "kubelet"
 
-    def __init__(self, engine: WorkloadEngine) -> None:
+    def __init__(self, engine: WorkloadCore) -> None:
         self.engine = engine
         self.store = engine.store
         self.config = engine.config

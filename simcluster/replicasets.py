@@ -7,19 +7,13 @@ is decided here, following the real controller's choices.
 
 from __future__ import annotations
 
-import copy
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from simcluster.jsoncopy import copy_json
 from simcluster.kubelet import TERMINAL_PHASES, is_ready
-from simcluster.resources import type_named
 from simcluster.selectors import map_selector_matches
 from simcluster.store import Obj, parse_rfc3339
-
-if TYPE_CHECKING:
-    from simcluster.engine import Key, WorkloadEngine
-
-PODS = type_named("pods")
-REPLICA_SETS = type_named("replicasets", "apps")
+from simcluster.workload import PODS, REPLICA_SETS, Key, WorkloadCore
 
 # Failed pods kept per ReplicaSet; older ones are deleted, as the pod GC would.
 FAILED_PODS_KEPT = 5
@@ -86,7 +80,7 @@ class ReplicaSetController:
 
     name = "replicasets"
 
-    def __init__(self, engine: WorkloadEngine) -> None:
+    def __init__(self, engine: WorkloadCore) -> None:
         self.engine = engine
         self.store = engine.store
 
@@ -94,11 +88,13 @@ class ReplicaSetController:
         rs = self.store.find(REPLICA_SETS, *key)
         if rs is None or rs["metadata"].get("deletionTimestamp"):
             return False
-        wrote = self._manage_pods(rs, now)
-        return self._sync_status(rs) or wrote
-
-    def _manage_pods(self, rs: Obj, now: float) -> bool:
         pods = self.engine.dependents(rs, PODS)
+        if self._manage_pods(rs, pods, now):
+            self._sync_status(rs, self.engine.dependents(rs, PODS))
+            return True
+        return self._sync_status(rs, pods)
+
+    def _manage_pods(self, rs: Obj, pods: list[Obj], now: float) -> bool:
         active = [pod for pod in pods if is_active(pod)]
         failed = sorted(
             (pod for pod in pods if pod.get("status", {}).get("phase") == "Failed"), key=_failed_at
@@ -140,11 +136,11 @@ class ReplicaSetController:
         }
         if template_meta.get("annotations"):
             pod_meta["annotations"] = dict(template_meta["annotations"])
-        pod = {"metadata": pod_meta, "spec": copy.deepcopy(template.get("spec") or {})}
+        pod = {"metadata": pod_meta, "spec": copy_json(template.get("spec") or {})}
         return self.store.create(PODS, meta["namespace"], pod)
 
-    def _sync_status(self, rs: Obj) -> bool:
-        active = [pod for pod in self.engine.dependents(rs, PODS) if is_active(pod)]
+    def _sync_status(self, rs: Obj, pods: list[Obj]) -> bool:
+        active = [pod for pod in pods if is_active(pod)]
         template_labels = ((rs["spec"].get("template") or {}).get("metadata") or {}).get("labels")
         ready = sum(1 for pod in active if is_ready(pod))
         status: dict[str, Any] = {**(rs.get("status") or {}), "replicas": len(active)}
