@@ -3,6 +3,11 @@
 
 Run: .venv/bin/python bench/fanout.py [--clients 100,500] [--rate 20] [--duration 15]
      [--layers core,pubsub] [--processes 4] [--api-pods 10000] [--json]
+     [--webs 2] [--view tree|page] [--fanout-pods 30000 --fanout-namespaces 300]
+
+`--webs N` runs N Daphne processes on one Redis with the clients spread over them (the
+horizontal web of DESIGN §9); `--view page` has each client show one namespace's page (its tree
+and the namespace summaries), as browsers do since views, instead of the whole tree.
 
 Method, per channel layer (CONSTELLATION_CHANNEL_LAYER; both in the same run so that their
 ratio survives machine noise):
@@ -140,10 +145,19 @@ class ClientStats:
         self.full_states = 0
         self.closed_by_server: int | None = None
         self.connect_error: str | None = None
+        self._chunks: dict[str, dict[int, str]] = {}
 
     def receive(self, text: str, now: float) -> None:
         message = orjson.loads(text)
         kind = message["type"]
+        if kind == "Chunk":
+            parts = self._chunks.setdefault(message["id"], {})
+            parts[message["index"]] = message["data"]
+            if len(parts) < message["count"]:
+                return
+            del self._chunks[message["id"]]
+            message = orjson.loads("".join(parts[i] for i in range(message["count"])))
+            kind = message["type"]
         if kind == "FullState":
             self.full_states += 1
             return
@@ -198,17 +212,22 @@ async def _client(
         await ws.close()
 
 
+def _behind(client: ClientStats, targets: dict[str, int]) -> int:
+    """How many of the namespaces this client shows it does not hold up to `targets`."""
+    return sum(1 for ns, held in client.held.items() if held < targets.get(ns, 0))
+
+
 def _converged(clients: list[ClientStats], targets: dict[str, int]) -> bool:
-    return all(
-        c.held.get(ns, 0) >= n
-        for c in clients
-        if c.connect_error is None
-        for ns, n in targets.items()
-    )
+    return all(_behind(c, targets) == 0 for c in clients if c.connect_error is None)
+
+
+def origin_of(ws_url: str) -> str:
+    """The page origin a browser would send to this web process (scheme, host and port)."""
+    return "http://" + ws_url.removeprefix("ws://").split("/", 1)[0]
 
 
 async def _client_process_main(
-    url: str, origin: str, count: int, baseline: dict[str, int], ready: Any, control: Any
+    views: list[tuple[str, str, dict[str, int]]], ready: Any, control: Any
 ) -> dict[str, Any]:
     import resource
 
@@ -216,17 +235,19 @@ async def _client_process_main(
 
     stop = asyncio.Event()
     gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
-    clients = [ClientStats(baseline) for _ in range(count)]
-    events = [asyncio.Event() for _ in range(count)]
+    clients = [ClientStats(baseline) for _, _, baseline in views]
+    events = [asyncio.Event() for _ in views]
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as session:
         tasks = [
-            asyncio.create_task(_client(session, url, origin, stats, gate, event, stop))
-            for stats, event in zip(clients, events, strict=True)
+            asyncio.create_task(
+                _client(session, url + query, origin_of(url), stats, gate, event, stop)
+            )
+            for (url, query, _), stats, event in zip(views, clients, events, strict=True)
         ]
         await asyncio.gather(*(event.wait() for event in events))
         cpu_start = resource.getrusage(resource.RUSAGE_SELF)
-        ready.put(count)
+        ready.put(len(views))
         loop = asyncio.get_running_loop()
         # The bench sends the publisher's final counters once it stops publishing.
         targets, published_at = await loop.run_in_executor(None, control.get)
@@ -237,13 +258,7 @@ async def _client_process_main(
         cpu_end = resource.getrusage(resource.RUSAGE_SELF)
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
-    behind = sum(
-        1
-        for c in clients
-        if c.connect_error is None
-        for ns, n in targets.items()
-        if c.held.get(ns, 0) < n
-    )
+    behind = sum(_behind(c, targets) for c in clients if c.connect_error is None)
     return {
         "converge_s": converge_s,
         "behind_at_end": behind,
@@ -259,11 +274,11 @@ async def _client_process_main(
 
 
 def client_process(
-    url: str, origin: str, count: int, baseline: dict[str, int], ready: Any, control: Any,
-    results: Any,
+    views: list[tuple[str, str, dict[str, int]]], ready: Any, control: Any, results: Any
 ) -> None:
-    """Entry point of one client process: connect `count` clients, report once converged."""
-    results.put(asyncio.run(_client_process_main(url, origin, count, baseline, ready, control)))
+    """Entry point of one client process: connect one client per (url, query, baseline) view,
+    report once converged."""
+    results.put(asyncio.run(_client_process_main(views, ready, control)))
 
 
 # -- the server under test ---------------------------------------------------------------
@@ -297,8 +312,7 @@ class Daphne:
             "CONSTELLATION_CHANNEL_LAYER": layer,
         }
         self.process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "daphne"), "-b", "127.0.0.1", "-p", str(self.port),
-             "constellation.asgi:application"],
+            [sys.executable, "manage.py", "web", "-b", "127.0.0.1", "-p", str(self.port)],
             cwd=BASE_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
 
@@ -402,6 +416,7 @@ async def publish_updates(
     interval = 1.0 / rate
     total = int(rate * duration)
     started = time.perf_counter()
+    per_namespace: dict[str, int] = {}
     for i in range(total):
         await asyncio.sleep(max(0.0, started + i * interval - time.perf_counter()))
         namespace = names[i % len(names)]
@@ -413,29 +428,54 @@ async def publish_updates(
         message = protocol.resource_updated(namespace, dict(target))
         message["sent_at"] = time.time()
         await publisher.publish([Flush(namespace, [message], trees[namespace])])
+        per_namespace[namespace] = per_namespace.get(namespace, 0) + 1
     elapsed = time.perf_counter() - started
-    return total, total / elapsed
+    return per_namespace, total / elapsed
+
+
+def updated_namespaces(trees: dict[str, dict]) -> list[str]:
+    """The namespaces publish_updates sends to (those with pods), in its order."""
+    return sorted(ns for ns, tree in trees.items() if any(True for _ in pods_of(tree)))
+
+
+def client_views(
+    webs: list[Daphne], trees: dict[str, dict], clients: int, view: str
+) -> list[tuple[str, str, dict[str, int]]]:
+    """(WebSocket URL, query, namespaces it shows → 0) per client, spread over the webs.
+
+    `tree`: every client shows the whole tree, as scripts and the old pages did. `page`: each
+    shows one namespace's page (its tree and the summaries), as browsers do now.
+    """
+    names = updated_namespaces(trees)
+    views = []
+    for i in range(clients):
+        url = f"ws://127.0.0.1:{webs[i % len(webs)].port}/ws/state/"
+        if view == "tree":
+            views.append((url, "?namespaces=*", dict.fromkeys(trees, 0)))
+        else:
+            namespace = names[i % len(names)]
+            views.append((url, f"?namespaces={namespace}&summary=1", {namespace: 0}))
+    return views
 
 
 async def measure_fanout(
-    daphne: Daphne, publisher: Any, trees: dict[str, dict], clients: int, processes: int,
-    rate: float, duration: float,
+    webs: list[Daphne], publisher: Any, trees: dict[str, dict], clients: int, processes: int,
+    rate: float, duration: float, view: str,
 ) -> dict:
-    """Connect `clients`, publish, collect what every client saw."""
+    """Connect `clients` (spread over the web processes), publish, collect what every client
+    saw."""
     await publisher.start_epoch(trees, cluster_status())
-    baseline = {ns: 0 for ns in trees}
+    views = client_views(webs, trees, clients, view)
     context = multiprocessing.get_context("spawn")
     ready, results = context.Queue(), context.Queue()
-    base, extra = divmod(clients, processes)
-    shares = [base + (1 if i < extra else 0) for i in range(processes)]
-    url = f"ws://127.0.0.1:{daphne.port}/ws/state/"
-    controls = [context.Queue() for share in shares if share]
+    shares = [views[i::processes] for i in range(processes) if views[i::processes]]
+    controls = [context.Queue() for _ in shares]
     workers = [
         context.Process(
             target=client_process,
-            args=(url, daphne.base, share, baseline, ready, control, results),
+            args=(share, ready, control, results),
         )
-        for share, control in zip([s for s in shares if s], controls, strict=True)
+        for share, control in zip(shares, controls, strict=True)
     ]
     try:
         connect_started = time.perf_counter()
@@ -445,9 +485,10 @@ async def measure_fanout(
         for _ in workers:
             await loop.run_in_executor(None, ready.get, True, CONNECT_TIMEOUT_S)
         connect_s = time.perf_counter() - connect_started
-        cpu_before, redis_before = daphne.cpu_seconds(), redis_cpu_seconds(daphne.redis_url)
+        cpu_before = sum(web.cpu_seconds() for web in webs)
+        redis_before = redis_cpu_seconds(webs[0].redis_url)
         started = time.perf_counter()
-        published, achieved = await publish_updates(publisher, trees, rate, duration)
+        per_namespace, achieved = await publish_updates(publisher, trees, rate, duration)
         final = dict(publisher.sequencer.ns_seq)
         for control in controls:
             control.put((final, time.time()))
@@ -456,8 +497,8 @@ async def measure_fanout(
             for _ in workers
         ]
         window = time.perf_counter() - started
-        cpu = daphne.cpu_seconds() - cpu_before
-        redis_cpu = redis_cpu_seconds(daphne.redis_url) - redis_before
+        cpu = sum(web.cpu_seconds() for web in webs) - cpu_before
+        redis_cpu = redis_cpu_seconds(webs[0].redis_url) - redis_before
     finally:
         # A failed phase must not leave client processes (and this process) hanging.
         for worker in workers:
@@ -465,11 +506,14 @@ async def measure_fanout(
             if worker.is_alive():
                 worker.terminate()
     latencies = [v for r in reports for v in r["latencies"]]
+    expected = sum(per_namespace.get(ns, 0) for _, _, shown in views for ns in shown)
     return {
         "clients": clients,
-        "published": published,
+        "webs": len(webs),
+        "view": view,
+        "published": sum(per_namespace.values()),
         "rate": round(achieved, 1),
-        "expected_deliveries": published * clients,
+        "expected_deliveries": expected,
         "delivered": len(latencies),
         "p50_ms": round(statistics.median(latencies), 1) if latencies else None,
         "p99_ms": round(percentile(latencies, 0.99), 1) if latencies else None,
@@ -487,7 +531,7 @@ async def measure_fanout(
         "daphne_cpu_pct": round(100 * cpu / window),
         "clients_cpu_pct": round(100 * sum(r["cpu_s"] for r in reports) / window),
         "redis_cpu_pct": round(100 * redis_cpu / window),
-        "daphne_rss_mb": round(daphne.rss_mb(), 0),
+        "daphne_rss_mb": round(max(web.rss_mb() for web in webs), 0),
     }
 
 
@@ -495,24 +539,28 @@ async def run_layer(redis_url: str, name: str, args: argparse.Namespace, data: d
     import redis
 
     redis.Redis.from_url(redis_url).flushdb()
-    daphne = Daphne(redis_url, LAYERS[name])
+    webs = [Daphne(redis_url, LAYERS[name]) for _ in range(args.webs)]
     publisher = await make_publisher(redis_url, LAYERS[name])
     try:
-        daphne.wait_ready()
-        api = await measure_api(daphne.base, publisher, data["api"], args.api_requests)
+        for web in webs:
+            web.wait_ready()
+        api = None
+        if args.api_requests:
+            api = await measure_api(webs[0].base, publisher, data["api"], args.api_requests)
         fanout = []
         for clients in args.clients:
             fanout.append(
                 await measure_fanout(
-                    daphne, publisher, data["fanout"], clients, args.processes, args.rate,
-                    args.duration,
+                    webs, publisher, data["fanout"], clients, args.processes, args.rate,
+                    args.duration, args.view,
                 )
             )
             # Progress on stderr, so a long run shows each phase as it finishes.
             print(f"{name} {clients} clients: {fanout[-1]}", file=sys.stderr)
         return {"layer": name, "api": api, "fanout": fanout}
     finally:
-        daphne.stop()
+        for web in webs:
+            web.stop()
         await publisher.snapshots.close()
 
 
@@ -522,15 +570,15 @@ def markdown(results: list[dict], meta: dict) -> str:
         f"{meta['fanout_pods']} pods in {meta['fanout_namespaces']} namespaces, "
         f"{meta['rate']} updates/s for {meta['duration']} s, {meta['processes']} client processes",
         "",
-        "| layer | clients | rate/s | delivered/expected | p50 ms | p99 ms | max ms "
-        "| gaps healed (msgs) | unhealed | behind at end | converged s | connect s (failed) "
-        "| CPU % daphne / clients / redis |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| layer | view | web processes | clients | rate/s | delivered/expected | p50 ms "
+        "| p99 ms | max ms | gaps healed (msgs) | unhealed | behind at end | converged s "
+        "| connect s (failed) | CPU % daphne / clients / redis |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for result in results:
         for f in result["fanout"]:
             lines.append(
-                f"| {result['layer']} | {f['clients']} | {f['rate']} "
+                f"| {result['layer']} | {f['view']} | {f['webs']} | {f['clients']} | {f['rate']} "
                 f"| {f['delivered']}/{f['expected_deliveries']} | {f['p50_ms']} | {f['p99_ms']} "
                 f"| {f['max_ms']} | {f['gaps_healed']} ({f['dropped_healed']}) "
                 f"| {f['unhealed_jumps']} | {f['behind_at_end']} | {f['converge_s']} "
@@ -544,6 +592,8 @@ def markdown(results: list[dict], meta: dict) -> str:
     ]
     for result in results:
         a = result["api"]
+        if a is None:
+            continue
         lines.append(
             f"| {result['layer']} | {a['pods']} | {a['namespaces']} | {a['bytes'] / 1e6:.1f} "
             f"| {a['requests']} | {a['p50_ms']} | {a['p99_ms']} | {a['max_ms']} |"
@@ -558,10 +608,14 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=20.0, help="namespace updates per second")
     parser.add_argument("--duration", type=float, default=15.0, help="seconds of publishing")
     parser.add_argument("--processes", type=int, default=4, help="client processes")
+    parser.add_argument("--webs", type=int, default=1, help="Daphne processes (one Redis)")
+    parser.add_argument("--view", choices=("tree", "page"), default="tree",
+                        help="tree: every client shows the whole tree; page: one namespace "
+                             "and the summaries, as browsers do")
     parser.add_argument("--layers", default="core,pubsub",
                         type=lambda v: [x for x in v.split(",") if x])
     parser.add_argument("--api-pods", type=int, default=10_000)
-    parser.add_argument("--api-requests", type=int, default=30)
+    parser.add_argument("--api-requests", type=int, default=30, help="0: skip /api/state/")
     parser.add_argument("--fanout-namespaces", type=int, default=20)
     parser.add_argument("--fanout-pods", type=int, default=1_000)
     parser.add_argument("--json", action="store_true", help="print JSON instead of markdown")
