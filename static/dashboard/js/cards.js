@@ -126,7 +126,7 @@ function updateNode(item, node, parentId, animate) {
     item.cardSignature = sig;
   }
   if (isGrid(node)) {
-    renderGrid(childBox(item, true), node, animate);
+    renderGrid(childBox(item, true), node);
   } else {
     reconcileNodes(childBox(item, false), node.children || [], node.id, animate);
   }

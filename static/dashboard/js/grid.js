@@ -3,11 +3,11 @@
 // pod on hover, click (pinned) or keyboard focus. A service of 5,000 pods is 5,000 buttons,
 // so a live update touches only the cells whose pod changed: cells are kept in a map by id,
 // an unchanged list order costs one identity check per cell, and a rollout's added and removed
-// pods are inserted or faded out where they are. One tab stop per grid (roving tabindex):
+// pods are inserted or removed where they are. One tab stop per grid (roving tabindex):
 // the arrow keys, Home and End move between cells, Escape closes the details.
 'use strict';
 
-import { el, enter, fill, leave } from './dom.js';
+import { el, fill } from './dom.js';
 import { CELL_STATES, cellLabel, cellState, facts, gridLabel, gridLegend } from './model.js';
 
 const STATE_WORDS = Object.fromEntries(CELL_STATES);
@@ -49,9 +49,7 @@ function paint(box, button, cell) {
 
 function indexOf(cells) {
   const index = new Map();
-  for (const button of cells.children) {
-    if (!button.dataset.leaving) index.set(button.dataset.nodeId, button);
-  }
+  for (const button of cells.children) index.set(button.dataset.nodeId, button);
   return index;
 }
 
@@ -76,15 +74,9 @@ function renderLegend(box, list) {
 /** Keep exactly one cell of the grid in the tab order. */
 function keepOneTabStop(box, cells) {
   const current = box.tabStop;
-  if (current && current.isConnected && !current.dataset.leaving
-    && current.parentNode === cells) return;
-  let next = null;
-  for (const button of cells.children) {
-    if (!button.dataset.leaving && (next === null || button.tabIndex === 0)) {
-      next = button;
-      if (button.tabIndex === 0) break;
-    }
-  }
+  if (current && current.parentNode === cells) return;
+  // The server marks the first cell; after that the stop follows focus, or the first cell.
+  const next = cells.querySelector(':scope > .cell[tabindex="0"]') || cells.firstElementChild;
   if (next) moveTabStop(box, next);
 }
 
@@ -94,8 +86,12 @@ function moveTabStop(box, button) {
   box.tabStop = button;
 }
 
-/** Bring a grid box up to date with a collapsed service's PodCell children. */
-export function renderGrid(box, service, animate) {
+/**
+ * Bring a grid box up to date with a collapsed service's PodCell children. Cells come and go
+ * without a transition: a pod on its way out is shown as Terminating first, and thousands of
+ * animated cells cost a frame's paint budget during a rollout.
+ */
+export function renderGrid(box, service) {
   const cells = box.querySelector(':scope > .cells');
   const list = (service.children || []).filter((child) => child.kind === 'PodCell');
   const label = gridLabel(service);
@@ -113,7 +109,7 @@ export function renderGrid(box, service, animate) {
       if (!wanted.has(id)) {
         index.delete(id);
         if (box.shown === button) hideDetails(box);
-        if (animate) leave(button); else button.remove();
+        button.remove();
       }
     }
     let before = null;
@@ -123,7 +119,6 @@ export function renderGrid(box, service, animate) {
         button = cellButton(cell);
         index.set(cell.id, button);
         if (before) before.after(button); else cells.prepend(button);
-        if (animate) enter(button);
       }
       if (button.cellNode !== cell) paint(box, button, cell);
       before = button;
@@ -171,7 +166,6 @@ function columns(cells) {
   let count = 0;
   let top = null;
   for (const button of cells.children) {
-    if (button.dataset.leaving) continue;
     if (top === null) top = button.offsetTop;
     if (button.offsetTop !== top) break;
     count += 1;
@@ -181,7 +175,7 @@ function columns(cells) {
 
 function neighbour(button, key) {
   const cells = button.parentNode;
-  const live = [...cells.children].filter((b) => !b.dataset.leaving);
+  const live = [...cells.children];
   const at = live.indexOf(button);
   const moves = {
     ArrowRight: at + 1,
