@@ -94,8 +94,11 @@ class Tab:
         dialog.dismiss()
 
     def open(self, path: str) -> Any:
+        """Navigate and wait until live: the first FullState applied and drawn (the client
+        draws on the animation frame after a message)."""
         self.page.goto(self.base_url + path)
         self.expect_connection("connected")
+        self.page.evaluate("new Promise((r) => requestAnimationFrame(() => setTimeout(r)))")
         return self.page
 
     def expect_connection(self, state: str, timeout: float = LIVE_DEADLINE_MS) -> None:
@@ -191,7 +194,9 @@ def test_namespace_page_shows_the_tree_of_routes_services_and_pods(
     expect(missing).to_contain_text("missing")
 
 
-@pytest.mark.parametrize("path", ["/namespaces/storefront/", "/namespaces/platform/", "/groups/"])
+@pytest.mark.parametrize(
+    "path", ["/", "/namespaces/storefront/", "/namespaces/platform/", "/groups/"]
+)
 def test_the_live_client_renders_what_the_server_rendered(
     browser: Any, tab: Tab, path: str
 ) -> None:
@@ -354,9 +359,15 @@ def test_the_overview_follows_summaries_joins_chunks_and_resyncs_after_a_gap(
     sockets[-1].send(json.dumps({**update, "sum_seq": held + 1}))
     expect(tile.locator(".tile__pods")).to_have_text("98/99 pods ready")
     expect(tile.locator(".tile__reasons")).to_have_text("Service jobs: 98/99 pods ready")
+    # Turning to high churn is worth a toast on the overview (it gets no HighChurnWarning).
+    churning = {**summary, "churn": {"state": "high", "services": ["jobs"]}}
+    sockets[-1].send(json.dumps({**update, "summaries": [churning], "sum_seq": held + 2}))
+    expect(page.locator(".toast")).to_contain_text("High churn in observability")
+    expect(page.locator(".toast")).to_contain_text("jobs summarised")
+    expect(tile.locator(".churn dd")).to_have_text("High churn")
 
     down = {**summary, "health": "Down"}
-    state = {"type": "SummaryState", **envelope, "sum_seq": held + 1, "namespaces": [down]}
+    state = {"type": "SummaryState", **envelope, "sum_seq": held + 2, "namespaces": [down]}
     text = json.dumps(state)
     third = len(text) // 3 + 1
     parts = [text[i : i + third] for i in range(0, len(text), third)]
@@ -366,7 +377,7 @@ def test_the_overview_follows_summaries_joins_chunks_and_resyncs_after_a_gap(
     expect(page.locator(".tile")).to_have_count(1)  # the state named one namespace only
     expect(tile.locator(".badge")).to_have_text("Down")
 
-    sockets[-1].send(json.dumps({**update, "sum_seq": held + 3}))  # held + 2 never arrives
+    sockets[-1].send(json.dumps({**update, "sum_seq": held + 4}))  # held + 3 never arrives
     deadline = time.monotonic() + LIVE_DEADLINE_MS / 1000
     while not any(m.get("type") == "Resync" for m in from_page):
         assert time.monotonic() < deadline, f"the page never sent Resync: {from_page}"
@@ -502,6 +513,111 @@ def test_the_browser_reducer_applies_messages_exactly_like_the_reference(
     assert result["gap"] == ["update", "resync"]
     assert result["epoch"] == ["resync"]
     assert result["twice"] == ["update", "ignore"]
+
+
+def test_the_browser_page_models_say_what_the_server_says(tab: Tab) -> None:
+    """static/dashboard/js/model.js mirrors presenters.py, overview.py and sidebar.py: a page
+    the server rendered and the same page redrawn live must page, order and word alike."""
+    from django.core.paginator import Paginator
+
+    from dashboard import presenters
+    from dashboard.overview import Overview
+    from dashboard.sidebar import sidebar
+
+    healths = ["Healthy", "Down", "Degraded", "Unknown", None]
+    summaries = {
+        f"ns-{i:02d}": {
+            "name": f"ns-{i:02d}",
+            "display_name": "Pay me" if i % 7 == 0 else None,
+            "health": healths[i % 5],
+            "pod_summary": {"ready": i, "total": i + i % 3, "pending": i % 2, "failed": i % 4},
+            "counts": {"HTTPRoute": i % 2, "Ingress": i % 3, "Service": i, "Pod": i % 5},
+            "churn": {"state": "high" if i % 6 == 0 else "calm", "services": []},
+            "reasons": [f"reason {n}" for n in range(i % 4)],
+            "grouped": [
+                {
+                    "id": f"Service/ns-{i:02d}/s",
+                    "kind": "Service",
+                    "name": "s",
+                    "group": f"g{i % 3}",
+                    "display_name": None,
+                    "health": healths[i % 5],
+                },
+            ],
+        }
+        for i in range(130)
+    }
+    queries = [
+        {},
+        {"name": "ns-1"},
+        {"health": "Down", "order": "health"},
+        {"kind": "Ingress"},
+        {"name": "pay", "page": "2"},
+        {"page": "3"},
+        {"order": "health", "page": "9"},
+    ]
+    cells = [
+        {"name": "a", "health": "ok", "phase": "Running"},
+        {"name": "b", "health": "warn", "phase": "Pending"},
+        {"name": "c", "health": "warn", "phase": "Running", "reason": "Probe"},
+        {"name": "d", "health": "warn", "phase": "Terminating"},
+        {"name": "e", "health": "error", "phase": "Running", "reason": "CrashLoopBackOff"},
+        {"name": "f", "health": "error", "phase": "Failed"},
+    ]
+    expected = {
+        "pages": [
+            [
+                None if n == Paginator.ELLIPSIS else n
+                for n in Paginator(range(pages), 1).get_elided_page_range(number)
+            ]
+            for pages in range(1, 26)
+            for number in range(1, pages + 1)
+        ],
+        "views": [
+            [[t["name"] for t in view.tiles], view.result_text(), view.query(view.page.number)]
+            for view in (Overview(summaries, q, str) for q in queries)
+        ],
+        "sidebar": [
+            [r["name"] for r in sidebar(summaries, current, 200)["rows"]]
+            for current in (None, "ns-77")
+        ],
+        "cells": [[presenters.cell_state(c), presenters.cell_label(c)] for c in cells],
+        "tiles": [
+            [t["routes"], t["services"], t["churn"]["label"], t["reasons"]]
+            for t in map(presenters.tile, summaries.values())
+        ],
+        "groups": [
+            [g["name"], [m["id"] for m in g["members"]]]
+            for g in presenters.groups(summaries.values())
+        ],
+    }
+    script = """async ([summaries, queries, cells]) => {
+        const m = await import('/static/dashboard/js/model.js');
+        const all = Object.values(summaries);
+        const pages = [];
+        for (let total = 1; total <= 25; total += 1) {
+            for (let n = 1; n <= total; n += 1) pages.push(m.elidedPageRange(n, total));
+        }
+        const views = queries.map((query) => {
+            const view = m.readView(new URLSearchParams(query));
+            const matched = all.filter((s) => m.filterMatches(view.filter, s, null))
+                .sort(m.orderCompare(view.order));
+            const page = m.paginate(matched, view.page, 60);
+            const active = m.filterActive(view.filter);
+            const text = m.resultText(all.length, matched.length, active, page);
+            return [page.shown.map((s) => s.name), text, m.viewQuery({...view, page: page.number})];
+        });
+        const sidebar = [null, 'ns-77'].map((current) =>
+            [...all].sort(m.sidebarCompare(current)).map((s) => s.name));
+        return {
+            pages, views, sidebar,
+            cells: cells.map((c) => [m.cellState(c), m.cellLabel(c)]),
+            tiles: all.map(m.tile).map((t) => [t.routes, t.services, t.churn.label, t.reasons]),
+            groups: m.groups(all).map((g) => [g.name, g.members.map((n) => n.id)]),
+        };
+    }"""
+    page = tab.open("/")
+    assert page.evaluate(script, [summaries, queries, cells]) == expected
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])

@@ -25,12 +25,14 @@ function indicator(state, text) {
   box.title = text;
 }
 
+/** A churn toast: `rate` from a HighChurnWarning, null when a summary turned to high churn. */
 function churnToast(namespace, rate, services) {
-  const where = services && services.length ? ` · ${services.join(', ')} summarised` : '';
+  const summarised = services && services.length ? `${services.join(', ')} summarised` : '';
+  const words = [rate === null ? null : `${rate} pod changes/min`, summarised].filter(Boolean);
   toast({
     key: `churn:${namespace}`,
     title: `High churn in ${namespace}`,
-    body: rate === null ? `Summarising${where || ' pods'}` : `${rate} pod changes/min${where}`,
+    body: words.join(' · ') || 'Pods summarised',
   });
 }
 
