@@ -843,9 +843,13 @@ def test_a_pod_cells_details_show_on_focus_and_follow_the_arrow_keys(
     page.keyboard.press("Escape")
     expect(details).to_be_hidden()
     cells.nth(2).hover()
-    expect(details.locator(".podgrid__title strong")).to_have_text(
-        cells.nth(2).get_attribute("data-node-id").rsplit("/", 1)[1]
-    )
+    third = cells.nth(2).get_attribute("data-node-id").rsplit("/", 1)[1]
+    expect(details.locator(".podgrid__title strong")).to_have_text(third)
+    # A deep link to the pod finds its cell in the grid.
+    page.goto(f"{many_tab.base_url}/namespaces/{GRID_NAMESPACE}/#Pod/{GRID_NAMESPACE}/{third}")
+    target = page.locator(f'.cell[data-node-id="PodCell/{GRID_NAMESPACE}/{third}"]')
+    expect(target).to_have_class(re.compile(r"\bis-target\b"))
+    expect(target).to_be_in_viewport()
 
 
 def test_a_live_change_patches_only_the_cells_whose_pod_changed(
