@@ -37,7 +37,7 @@ export function fill(node, ...children) {
   return node;
 }
 
-export function leave(node) {
+function leave(node) {
   if (node.dataset.leaving) return;
   node.dataset.leaving = '1';
   node.classList.remove('is-entering');
@@ -46,7 +46,7 @@ export function leave(node) {
   node.leaveTimer = setTimeout(() => node.remove(), LEAVE_MS);
 }
 
-export function stay(node) {
+function stay(node) {
   if (!node.dataset.leaving) return;
   clearTimeout(node.leaveTimer);
   delete node.dataset.leaving;
@@ -54,7 +54,7 @@ export function stay(node) {
   node.removeAttribute('aria-hidden');
 }
 
-export function enter(node) {
+function enter(node) {
   node.classList.add('is-entering');
   setTimeout(() => node.classList.remove('is-entering'), ENTER_MS);
 }
