@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.conf import settings
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from rest_framework.views import APIView
 
 View = TypeVar("View", bound=Callable[..., Any])
+Value = TypeVar("Value")
 
 
 def anonymous_allowed() -> bool:
@@ -61,6 +63,45 @@ def login_required_unless_anonymous(view: View) -> View:
         return redirect_to_login(request.get_full_path())
 
     return sync_wrapper  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class NamespaceAccess:
+    """The namespaces one reader may see (DESIGN §7 "Who sees what"): all, or only `names`.
+
+    Every read path filters through this before anything renders or leaves the server, so a
+    tile, a sidebar row, a count or a search result never reveals a namespace outside it.
+    """
+
+    everything: bool = False
+    names: frozenset[str] = frozenset()
+
+    def allows(self, namespace: str) -> bool:
+        """Whether the reader may see `namespace`."""
+        return self.everything or namespace in self.names
+
+    def only(self, by_namespace: Mapping[str, Value]) -> dict[str, Value]:
+        """The entries of a namespace-keyed mapping the reader may see."""
+        if self.everything:
+            return dict(by_namespace)
+        return {name: value for name, value in by_namespace.items() if name in self.names}
+
+    def narrow(self, namespaces: Iterable[str]) -> list[str]:
+        """The requested namespaces the reader may see, in the order given."""
+        return [name for name in namespaces if self.allows(name)]
+
+
+EVERY_NAMESPACE = NamespaceAccess(everything=True)
+NO_NAMESPACE = NamespaceAccess()
+
+
+def visible_namespaces(user: Any) -> NamespaceAccess:
+    """Which namespaces `user` may see: the one place that decides it for every read path.
+
+    Today any reader (`user_may_read`) sees every namespace; later this follows the cluster's
+    own RBAC for the logged-in identity, and no caller has to change.
+    """
+    return EVERY_NAMESPACE if user_may_read(user) else NO_NAMESPACE
 
 
 class ReadOnlyDashboardPermission(BasePermission):

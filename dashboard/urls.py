@@ -46,6 +46,8 @@ pages = [
     path("", views.overview, name="overview"),
     path("groups/", views.group_list, name="groups"),
     path("namespaces/<str:name>/", views.namespace, name="namespace"),
+    # The overview's live label filter: labels never leave the server, names matching do.
+    path("label-matches/", views.label_matches, name="label-matches"),
 ]
 
 urlpatterns = operations + rest_api + pages

@@ -12,6 +12,7 @@ run does not rewrite tracked files), else to the test's temporary directory.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
@@ -48,6 +49,8 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 # Convergence after an outage includes the client's backoff (1 s, 2 s, 4 s ... with jitter).
 OUTAGE_DEADLINE_MS = 45_000
 LIVE_DEADLINE_MS = 10_000
+# The live socket, whatever view its query string asks for.
+WS_ROUTE = re.compile(r"/ws/state/(\?.*)?$")
 
 
 @pytest.fixture(scope="module")
@@ -91,8 +94,11 @@ class Tab:
         dialog.dismiss()
 
     def open(self, path: str) -> Any:
+        """Navigate and wait until live: the first FullState applied and drawn (the client
+        draws on the animation frame after a message)."""
         self.page.goto(self.base_url + path)
         self.expect_connection("connected")
+        self.page.evaluate("new Promise((r) => requestAnimationFrame(() => setTimeout(r)))")
         return self.page
 
     def expect_connection(self, state: str, timeout: float = LIVE_DEADLINE_MS) -> None:
@@ -105,14 +111,21 @@ class Tab:
         return self.page.locator(f"[data-node-id={json.dumps(node_id)}]")
 
 
-@pytest.fixture
-def tab(browser: Any, stack: LiveStack) -> Iterator[Tab]:
+@contextlib.contextmanager
+def new_tab(browser: Any, base_url: str) -> Iterator[Tab]:
+    """A tab in a fresh context; an unexpected console error fails the test at the end."""
     context = browser.new_context(viewport={"width": 1440, "height": 1000})
-    opened = Tab(context.new_page(), stack.url)
+    opened = Tab(context.new_page(), base_url)
     yield opened
     context.close()
     unexpected = [error for error in opened.errors if error not in opened.expected_errors]
     assert not unexpected, unexpected
+
+
+@pytest.fixture
+def tab(browser: Any, stack: LiveStack) -> Iterator[Tab]:
+    with new_tab(browser, stack.url) as opened:
+        yield opened
 
 
 @pytest.fixture
@@ -181,7 +194,9 @@ def test_namespace_page_shows_the_tree_of_routes_services_and_pods(
     expect(missing).to_contain_text("missing")
 
 
-@pytest.mark.parametrize("path", ["/namespaces/storefront/", "/namespaces/platform/", "/groups/"])
+@pytest.mark.parametrize(
+    "path", ["/", "/namespaces/storefront/", "/namespaces/platform/", "/groups/"]
+)
 def test_the_live_client_renders_what_the_server_rendered(
     browser: Any, tab: Tab, path: str
 ) -> None:
@@ -214,6 +229,11 @@ def test_after_a_web_restart_the_page_reconnects_and_shows_what_changed_meanwhil
     tab: Tab, stack: LiveStack, pods: Callable[..., str]
 ) -> None:
     page = tab.open("/namespaces/batch/")
+    # Chromium logs every refused reconnect while the web is down.
+    tab.expect_console_error(
+        f"WebSocket connection to '{stack.ws_url}?namespaces=batch&summary=1' failed: "
+        "Error in connection establishment: net::ERR_CONNECTION_REFUSED"
+    )
     stack.stop_web()
     tab.expect_connection("reconnecting")
     expect(page.locator("#connection")).to_contain_text("Reconnecting")
@@ -234,7 +254,7 @@ def test_when_websockets_keep_failing_the_page_polls_then_returns_to_them(
         else:
             ws.connect_to_server()
 
-    tab.page.route_web_socket("**/ws/state/", gate)
+    tab.page.route_web_socket(WS_ROUTE, gate)
     tab.page.goto(tab.base_url + "/namespaces/batch/")
     tab.expect_connection("polling", timeout=OUTAGE_DEADLINE_MS)
     expect(tab.page.locator("#connection")).to_contain_text("Polling")
@@ -248,11 +268,13 @@ def test_the_client_answers_pings_toasts_churn_and_resyncs_after_a_gap(
     tab: Tab, stack: LiveStack
 ) -> None:
     """Frames injected between server and page through Playwright's WebSocket routing."""
+    urls: list[str] = []
     sockets: list[Any] = []
     from_page: list[dict] = []
 
     def relay(ws: Any) -> None:
         server = ws.connect_to_server()
+        urls.append(ws.url)
 
         def upstream(message: str | bytes) -> None:
             from_page.append(json.loads(message))
@@ -268,11 +290,13 @@ def test_the_client_answers_pings_toasts_churn_and_resyncs_after_a_gap(
             assert time.monotonic() < deadline, f"the page never sent {kind}: {from_page}"
             tab.page.wait_for_timeout(50)
 
-    tab.page.route_web_socket("**/ws/state/", relay)
+    tab.page.route_web_socket(WS_ROUTE, relay)
     # A namespace no other test changes, so its true pod counts hold still.
     page = tab.open("/namespaces/observability/")
     real = page.locator("#ns-pods").inner_text()
-    assert {"type": "Subscribe", "namespaces": ["observability"]} in from_page
+    # The page asks for its view in the URL: its namespace's tree and the summaries.
+    assert urls[-1].endswith("/ws/state/?namespaces=observability&summary=1")
+    assert not any(m.get("type") == "Subscribe" for m in from_page)
 
     sockets[-1].send(json.dumps({"type": "Ping"}))
     page_sent("Pong")
@@ -298,6 +322,68 @@ def test_the_client_answers_pings_toasts_churn_and_resyncs_after_a_gap(
     sockets[-1].send(json.dumps({**summary, "ns_seq": 10_002, "pod_summary": wrong}))
     page_sent("Resync")
     expect(page.locator("#ns-pods")).to_have_text(real)
+
+
+def test_the_overview_follows_summaries_joins_chunks_and_resyncs_after_a_gap(
+    tab: Tab, stack: LiveStack
+) -> None:
+    """Summary frames injected between server and page: an update in order changes a tile, a
+    SummaryState split into Chunk frames replaces them all, a sum_seq gap makes it Resync."""
+    sockets: list[Any] = []
+    from_page: list[dict] = []
+
+    def relay(ws: Any) -> None:
+        server = ws.connect_to_server()
+        ws.on_message(lambda message: (from_page.append(json.loads(message)), server.send(message)))
+        sockets.append(ws)
+
+    tab.page.route_web_socket(WS_ROUTE, relay)
+    page = tab.open("/")
+    tile = page.locator('.tile[data-namespace="observability"]')
+    real = tile.locator(".tile__pods").text_content()
+    snapshot = stack.snapshot()
+    held = snapshot.ns_seq["_summary"]
+    summary = {
+        "name": "observability",
+        "display_name": None,
+        "group": None,
+        "health": "Degraded",
+        "pod_summary": {"total": 99, "ready": 98, "pending": 0, "terminating": 0, "failed": 0},
+        "counts": {"HTTPRoute": 0, "Ingress": 0, "Service": 1, "ServiceRef": 0, "Pod": 99},
+        "churn": {"state": "calm", "services": []},
+        "reasons": ["Service jobs: 98/99 pods ready"],
+        "grouped": [],
+    }
+    envelope = {"seq": 10**6, "epoch": snapshot.epoch}
+    update = {"type": "SummaryUpdate", **envelope, "summaries": [summary], "removed": []}
+    sockets[-1].send(json.dumps({**update, "sum_seq": held + 1}))
+    expect(tile.locator(".tile__pods")).to_have_text("98/99 pods ready")
+    expect(tile.locator(".tile__reasons")).to_have_text("Service jobs: 98/99 pods ready")
+    # Turning to high churn is worth a toast on the overview (it gets no HighChurnWarning).
+    churning = {**summary, "churn": {"state": "high", "services": ["jobs"]}}
+    sockets[-1].send(json.dumps({**update, "summaries": [churning], "sum_seq": held + 2}))
+    expect(page.locator(".toast")).to_contain_text("High churn in observability")
+    expect(page.locator(".toast")).to_contain_text("jobs summarised")
+    expect(tile.locator(".churn dd")).to_have_text("High churn")
+
+    down = {**summary, "health": "Down"}
+    state = {"type": "SummaryState", **envelope, "sum_seq": held + 2, "namespaces": [down]}
+    text = json.dumps(state)
+    third = len(text) // 3 + 1
+    parts = [text[i : i + third] for i in range(0, len(text), third)]
+    for index, part in enumerate(parts):
+        chunk = {"type": "Chunk", "id": "t1", "index": index, "count": len(parts), "data": part}
+        sockets[-1].send(json.dumps(chunk))
+    expect(page.locator(".tile")).to_have_count(1)  # the state named one namespace only
+    expect(tile.locator(".badge")).to_have_text("Down")
+
+    sockets[-1].send(json.dumps({**update, "sum_seq": held + 4}))  # held + 3 never arrives
+    deadline = time.monotonic() + LIVE_DEADLINE_MS / 1000
+    while not any(m.get("type") == "Resync" for m in from_page):
+        assert time.monotonic() < deadline, f"the page never sent Resync: {from_page}"
+        page.wait_for_timeout(50)
+    expect(page.locator(".tile")).to_have_count(len(snapshot.trees))
+    expect(tile.locator(".tile__pods")).to_have_text(real)
 
 
 def test_cluster_text_with_markup_shows_as_text_and_runs_nothing(
@@ -330,10 +416,10 @@ def test_a_deep_link_highlights_and_scrolls_to_its_node(tab: Tab, stack: LiveSta
 def test_the_overview_filters_live_and_keeps_the_filter_in_the_url(tab: Tab) -> None:
     page = tab.open("/")
     expect(page.locator(".tile")).to_have_count(7)
-    page.locator('select[name="health"]').select_option("Down")
+    page.locator('#filters select[name="health"]').select_option("Down")
     expect(page.locator(".tile:not(.is-leaving)")).to_have_count(3)
     assert "health=Down" in page.url
-    page.locator('input[name="name"]').fill("pay")
+    page.locator('#filters input[name="name"]').fill("pay")
     expect(page.locator(".tile:not(.is-leaving)")).to_have_count(1)
     expect(page.locator("#result-count")).to_have_text("1 of 7 namespaces match")
     page.reload()
@@ -429,6 +515,111 @@ def test_the_browser_reducer_applies_messages_exactly_like_the_reference(
     assert result["twice"] == ["update", "ignore"]
 
 
+def test_the_browser_page_models_say_what_the_server_says(tab: Tab) -> None:
+    """static/dashboard/js/model.js mirrors presenters.py, overview.py and sidebar.py: a page
+    the server rendered and the same page redrawn live must page, order and word alike."""
+    from django.core.paginator import Paginator
+
+    from dashboard import presenters
+    from dashboard.overview import Overview
+    from dashboard.sidebar import sidebar
+
+    healths = ["Healthy", "Down", "Degraded", "Unknown", None]
+    summaries = {
+        f"ns-{i:02d}": {
+            "name": f"ns-{i:02d}",
+            "display_name": "Pay me" if i % 7 == 0 else None,
+            "health": healths[i % 5],
+            "pod_summary": {"ready": i, "total": i + i % 3, "pending": i % 2, "failed": i % 4},
+            "counts": {"HTTPRoute": i % 2, "Ingress": i % 3, "Service": i, "Pod": i % 5},
+            "churn": {"state": "high" if i % 6 == 0 else "calm", "services": []},
+            "reasons": [f"reason {n}" for n in range(i % 4)],
+            "grouped": [
+                {
+                    "id": f"Service/ns-{i:02d}/s",
+                    "kind": "Service",
+                    "name": "s",
+                    "group": f"g{i % 3}",
+                    "display_name": None,
+                    "health": healths[i % 5],
+                },
+            ],
+        }
+        for i in range(130)
+    }
+    queries = [
+        {},
+        {"name": "ns-1"},
+        {"health": "Down", "order": "health"},
+        {"kind": "Ingress"},
+        {"name": "pay", "page": "2"},
+        {"page": "3"},
+        {"order": "health", "page": "9"},
+    ]
+    cells = [
+        {"name": "a", "health": "ok", "phase": "Running"},
+        {"name": "b", "health": "warn", "phase": "Pending"},
+        {"name": "c", "health": "warn", "phase": "Running", "reason": "Probe"},
+        {"name": "d", "health": "warn", "phase": "Terminating"},
+        {"name": "e", "health": "error", "phase": "Running", "reason": "CrashLoopBackOff"},
+        {"name": "f", "health": "error", "phase": "Failed"},
+    ]
+    expected = {
+        "pages": [
+            [
+                None if n == Paginator.ELLIPSIS else n
+                for n in Paginator(range(pages), 1).get_elided_page_range(number)
+            ]
+            for pages in range(1, 26)
+            for number in range(1, pages + 1)
+        ],
+        "views": [
+            [[t["name"] for t in view.tiles], view.result_text(), view.query(view.page.number)]
+            for view in (Overview(summaries, q, str) for q in queries)
+        ],
+        "sidebar": [
+            [r["name"] for r in sidebar(summaries, current, 200)["rows"]]
+            for current in (None, "ns-77")
+        ],
+        "cells": [[presenters.cell_state(c), presenters.cell_label(c)] for c in cells],
+        "tiles": [
+            [t["routes"], t["services"], t["churn"]["label"], t["reasons"]]
+            for t in map(presenters.tile, summaries.values())
+        ],
+        "groups": [
+            [g["name"], [m["id"] for m in g["members"]]]
+            for g in presenters.groups(summaries.values())
+        ],
+    }
+    script = """async ([summaries, queries, cells]) => {
+        const m = await import('/static/dashboard/js/model.js');
+        const all = Object.values(summaries);
+        const pages = [];
+        for (let total = 1; total <= 25; total += 1) {
+            for (let n = 1; n <= total; n += 1) pages.push(m.elidedPageRange(n, total));
+        }
+        const views = queries.map((query) => {
+            const view = m.readView(new URLSearchParams(query));
+            const matched = all.filter((s) => m.filterMatches(view.filter, s, null))
+                .sort(m.orderCompare(view.order));
+            const page = m.paginate(matched, view.page, 60);
+            const active = m.filterActive(view.filter);
+            const text = m.resultText(all.length, matched.length, active, page);
+            return [page.shown.map((s) => s.name), text, m.viewQuery({...view, page: page.number})];
+        });
+        const sidebar = [null, 'ns-77'].map((current) =>
+            [...all].sort(m.sidebarCompare(current)).map((s) => s.name));
+        return {
+            pages, views, sidebar,
+            cells: cells.map((c) => [m.cellState(c), m.cellLabel(c)]),
+            tiles: all.map(m.tile).map((t) => [t.routes, t.services, t.churn.label, t.reasons]),
+            groups: m.groups(all).map((g) => [g.name, g.members.map((n) => n.id)]),
+        };
+    }"""
+    page = tab.open("/")
+    assert page.evaluate(script, [summaries, queries, cells]) == expected
+
+
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_screenshots_of_the_demo(
     browser: Any, stack: LiveStack, tmp_path: Path, scheme: str
@@ -448,3 +639,229 @@ def test_screenshots_of_the_demo(
         assert shot.stat().st_size > 10_000
     context.close()
     assert not tab.errors, tab.errors
+
+
+# -- at scale (small sizes): 150 namespaces, a service over the collapse threshold ----------
+
+TEAMS = 150
+GRID_NAMESPACE, GRID_SERVICE, GRID_PODS = "team-001", "grid", 60  # over collapse_pods_over (50)
+
+
+@pytest.fixture(scope="module")
+def many_stack() -> Iterator[LiveStack]:
+    """`large` at 150 namespaces of one one-pod service each, plus one service of 60 pods."""
+    from simcluster.scenarios.manifests import apply, deployment, service, service_port
+
+    params = {"namespaces": TEAMS, "services": TEAMS, "pods": TEAMS}
+    with LiveStack(scenario="large", scenario_params=params) as live:
+        apply(
+            live.sim.store,
+            [
+                deployment(GRID_NAMESPACE, GRID_SERVICE, "registry.example/grid:1", GRID_PODS, 80),
+                service(
+                    GRID_NAMESPACE,
+                    GRID_SERVICE,
+                    [service_port("http", 80, 80)],
+                    selector={"app.kubernetes.io/name": GRID_SERVICE},
+                ),
+            ],
+        )
+        yield live
+
+
+@pytest.fixture
+def many_tab(browser: Any, many_stack: LiveStack) -> Iterator[Tab]:
+    with new_tab(browser, many_stack.url) as opened:
+        yield opened
+
+
+def tiles_shown(page: Any) -> list[str]:
+    return page.eval_on_selector_all(
+        ".tile:not(.is-leaving)", "tiles => tiles.map(t => t.dataset.namespace)"
+    )
+
+
+def wait_for(page: Any, condition: Callable[[], bool], what: str) -> None:
+    """Poll a condition read through Playwright (which delivers page events while it waits)."""
+    deadline = time.monotonic() + LIVE_DEADLINE_MS / 1000
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        page.wait_for_timeout(100)
+
+
+def test_the_overview_at_many_namespaces_pages_filters_and_updates_one_tile(
+    many_tab: Tab, many_stack: LiveStack
+) -> None:
+    names = sorted(many_stack.snapshot().trees)
+    total = len(names)
+    page = many_tab.open("/")
+    page.evaluate("window.notReloaded = true")
+    assert tiles_shown(page) == names[:60]
+    expect(page.locator("#result-count")).to_have_text(f"{total} namespaces · 1–60 shown")
+
+    page.locator('#pager a[data-page="2"]').first.click()
+    wait_for(page, lambda: tiles_shown(page) == names[60:120], "page 2")
+    assert page.url.endswith("/?page=2")
+    expect(page.locator('#pager [aria-current="page"]')).to_have_text("2")
+
+    page.locator('#filters input[name="name"]').fill("team-14")
+    teens = [f"team-{i}" for i in range(140, 150)]
+    wait_for(page, lambda: tiles_shown(page) == teens, "the name filter")
+    expect(page.locator("#result-count")).to_have_text(f"10 of {total} namespaces match")
+    expect(page.locator("#pager")).to_be_hidden()
+    assert page.url.endswith("/?name=team-14")  # a new filter starts again at page 1
+
+    # A live change redraws its tile and no other.
+    page.evaluate(
+        "document.querySelectorAll('.tile').forEach(t => { t.firstElementChild.probe = 1; })"
+    )
+    many_stack.sim.patch("deployments", "team-142", "app-01", {"spec": {"replicas": 3}}, "apps")
+    changed = page.locator('.tile[data-namespace="team-142"] .tile__of')
+    expect(changed).to_have_text("/3", timeout=LIVE_DEADLINE_MS)
+    kept = page.evaluate(
+        "[...document.querySelectorAll('.tile')].filter(t => t.firstElementChild.probe)"
+        ".map(t => t.dataset.namespace)"
+    )
+    assert kept == [name for name in teens if name != "team-142"]
+
+    # Labels stay on the server: the label filter is answered there.
+    page.locator('#filters input[name="name"]').fill("")
+    page.locator('#filters input[name="label"]').fill("kubernetes.io/metadata.name=team-007")
+    wait_for(page, lambda: tiles_shown(page) == ["team-007"], "the label filter")
+    assert page.evaluate("window.notReloaded") is True
+    page.reload()  # the server applies the URL's filter
+    assert tiles_shown(page) == ["team-007"]
+
+
+def test_the_sidebar_stays_bounded_and_filters_over_every_namespace(
+    many_tab: Tab, many_stack: LiveStack
+) -> None:
+    total = len(many_stack.snapshot().trees)
+    page = many_tab.open(f"/namespaces/{GRID_NAMESPACE}/")
+    rows = page.locator("#sidebar-list > li:not(.is-leaving)")
+    expect(rows).to_have_count(50)
+    expect(rows.first).to_have_attribute("data-namespace", GRID_NAMESPACE)
+    expect(page.locator("#sidebar-more")).to_contain_text(f"{total - 50} more")
+    page.locator("#sidebar-filter").fill("team-14")
+    expect(rows).to_have_count(10)
+    expect(page.locator("#sidebar-more")).to_be_hidden()
+
+
+def grid_cells(page: Any) -> list[list[str]]:
+    return page.eval_on_selector_all(
+        f'[data-node-id="Service/{GRID_NAMESPACE}/{GRID_SERVICE}"] .cells > .cell:not(.is-leaving)',
+        "cells => cells.map(c => [c.dataset.nodeId, c.className.replace(/ is-\\\\w+/g, ''),"
+        " c.getAttribute('aria-label')])",
+    )
+
+
+def expected_cells(stack: LiveStack) -> list[list[str]]:
+    """What the grid must show: one cell per pod of the service in the snapshot, with the
+    state's class and the pod's name and state as its accessible name."""
+    from dashboard.presenters import cell_label, cell_state
+
+    tree = stack.snapshot().trees[GRID_NAMESPACE]
+    found = list(_occurrences(tree, f"Service/{GRID_NAMESPACE}/{GRID_SERVICE}"))
+    if not found or not found[0]["collapsed"]:
+        return []  # not published yet, or not yet over the collapse threshold
+    [grid] = found
+    return [
+        [cell["id"], f"cell cell--{cell_state(cell)}", cell_label(cell)]
+        for cell in grid["children"]
+    ]
+
+
+def settled_grid(stack: LiveStack, gone: str = "") -> list[list[str]]:
+    """The grid's expected cells once every pod of the service is ready (and `gone` is)."""
+    deadline = time.monotonic() + OUTAGE_DEADLINE_MS / 1000
+    while True:
+        cells = expected_cells(stack)
+        ready = all(c[1] == "cell cell--ready" and not c[0].endswith(f"/{gone}") for c in cells)
+        if len(cells) == GRID_PODS and ready:
+            return cells
+        assert time.monotonic() < deadline, f"the grid service never settled: {cells[:3]}"
+        time.sleep(0.2)
+
+
+def open_grid(tab: Tab, stack: LiveStack) -> tuple[Any, list[list[str]]]:
+    """The grid's namespace page once it shows the settled service, and the cells expected."""
+    expected = settled_grid(stack)
+    page = tab.open(f"/namespaces/{GRID_NAMESPACE}/")
+    wait_for(page, lambda: grid_cells(page) == expected, "the grid to match the pods")
+    return page, expected
+
+
+def test_a_big_service_shows_one_cell_per_pod_with_its_state_and_name(
+    many_tab: Tab, many_stack: LiveStack
+) -> None:
+    page, expected = open_grid(many_tab, many_stack)
+    assert all(label.endswith(": Ready") for _, _, label in expected)
+    legend = page.locator(
+        f'[data-node-id="Service/{GRID_NAMESPACE}/{GRID_SERVICE}"] .podgrid__legend'
+    )
+    expect(legend).to_have_text(f"{GRID_PODS} ready")
+    # One tab stop per grid.
+    stops = page.locator(".cells > .cell[tabindex='0']")
+    expect(stops).to_have_count(1)
+
+    # A pod going wrong shows in its cell, by class and by name.
+    victim = expected[5][0].rsplit("/", 1)[1]
+    many_stack.sim.patch(
+        "pods",
+        GRID_NAMESPACE,
+        victim,
+        {"status": {"phase": "Failed", "reason": "Evicted"}},
+        subresource="status",
+    )
+    wait_for(page, lambda: grid_cells(page) == expected_cells(many_stack), "the failed pod")
+    cell = page.locator(f'.cell[data-node-id="PodCell/{GRID_NAMESPACE}/{victim}"]')
+    expect(cell).to_have_class(re.compile(r"\bcell--error\b"))
+    expect(cell).to_have_attribute("aria-label", re.compile(rf"^{victim}: Error"))
+    many_stack.sim.delete("pods", GRID_NAMESPACE, victim)  # its replacement runs already
+
+
+def test_a_pod_cells_details_show_on_focus_and_follow_the_arrow_keys(
+    many_tab: Tab, many_stack: LiveStack
+) -> None:
+    settled_grid(many_stack)
+    page = many_tab.open(f"/namespaces/{GRID_NAMESPACE}/")
+    grid = page.locator(f'[data-node-id="Service/{GRID_NAMESPACE}/{GRID_SERVICE}"] .podgrid')
+    cells = grid.locator(".cells > .cell:not(.is-leaving)")
+    details = grid.locator(".podgrid__details")
+    expect(details).to_be_hidden()
+    first, second = (cells.nth(i).get_attribute("data-node-id") for i in range(2))
+    cells.nth(0).focus()
+    expect(details).to_be_visible()
+    expect(details.locator(".podgrid__title strong")).to_have_text(first.rsplit("/", 1)[1])
+    expect(details.locator(".fact").first).to_have_text("PhaseRunning")  # term, value
+    page.keyboard.press("ArrowRight")
+    focused = page.evaluate("document.activeElement.dataset.nodeId")
+    assert focused == second
+    expect(details.locator(".podgrid__title strong")).to_have_text(second.rsplit("/", 1)[1])
+    expect(cells.nth(1)).to_have_attribute("tabindex", "0")
+    expect(cells.nth(0)).to_have_attribute("tabindex", "-1")
+    page.keyboard.press("Escape")
+    expect(details).to_be_hidden()
+    cells.nth(2).hover()
+    third = cells.nth(2).get_attribute("data-node-id").rsplit("/", 1)[1]
+    expect(details.locator(".podgrid__title strong")).to_have_text(third)
+    # A deep link to the pod finds its cell in the grid.
+    page.goto(f"{many_tab.base_url}/namespaces/{GRID_NAMESPACE}/#Pod/{GRID_NAMESPACE}/{third}")
+    target = page.locator(f'.cell[data-node-id="PodCell/{GRID_NAMESPACE}/{third}"]')
+    expect(target).to_have_class(re.compile(r"\bis-target\b"))
+    expect(target).to_be_in_viewport()
+
+
+def test_a_live_change_patches_only_the_cells_whose_pod_changed(
+    many_tab: Tab, many_stack: LiveStack
+) -> None:
+    page, before = open_grid(many_tab, many_stack)
+    page.evaluate("document.querySelectorAll('.cells > .cell').forEach(c => { c.probe = 1; })")
+    gone = before[10][0].rsplit("/", 1)[1]
+    many_stack.sim.delete("pods", GRID_NAMESPACE, gone)
+    after = settled_grid(many_stack, gone=gone)
+    wait_for(page, lambda: grid_cells(page) == after, "the replacement pod's cell")
+    kept = page.eval_on_selector_all(
+        ".cells > .cell:not(.is-leaving)", "cells => cells.filter(c => c.probe).length"
+    )
+    assert kept == GRID_PODS - 1  # every cell but the new pod's is the element drawn before

@@ -9,12 +9,14 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
+import orjson
 import pytest
 from asgiref.sync import async_to_sync
 from django.test import Client
 
 from constellation.snapshot import SnapshotUpdate, snapshot_store
-from dashboard.views import dom_id
+from constellation.summary import namespace_summary
+from dashboard.presenters import dom_id
 from watchers.topology import NamespaceObjects, TopologyConfig, build_namespace
 
 XSS = "<img src=x onerror=alert(1)>"
@@ -102,8 +104,15 @@ def tree(name: str, objects: NamespaceObjects, collapsed: frozenset[str] = froze
 
 
 def publish(trees: dict[str, dict], synced: bool = True) -> None:
+    """Replace the snapshot with `trees` and their summaries, as the watcher writes them."""
     update = SnapshotUpdate(
-        "epoch-1", 7, trees, ns_seq=dict.fromkeys(trees, 1), synced=synced, cluster={"synced": True}
+        "epoch-1",
+        7,
+        trees,
+        ns_seq=dict.fromkeys(trees, 1),
+        synced=synced,
+        cluster={"synced": True},
+        summaries={ns: orjson.dumps(namespace_summary(tree)) for ns, tree in trees.items()},
     )
     async_to_sync(snapshot_store(None).replace)(update)
 
@@ -170,9 +179,13 @@ def test_overview_lists_every_namespace_with_health_words_and_pod_counts(client:
     assert "Group ops" in text_of(tiles["quiet"])
 
 
-def test_overview_sidebar_lists_namespaces_with_health_words(client: Client) -> None:
+def sidebar_names(html: str) -> list[str]:
+    return re.findall(r'<li data-namespace="([^"]+)">', html.split('id="sidebar-list">')[1])
+
+
+def test_sidebar_lists_unhealthy_namespaces_first_with_health_words(client: Client) -> None:
     sidebar = text_of(page(client, "/").split('id="sidebar-list">')[1].split("</ul>")[0])
-    assert sidebar == "quiet Healthy shop Down"
+    assert sidebar == "shop Down quiet Healthy"
 
 
 @pytest.mark.parametrize(
@@ -230,17 +243,33 @@ def test_namespace_cards_show_the_fields_of_their_kind(client: Client) -> None:
     assert "Owner Deployment/web Node node-1" in pod_card
 
 
-def test_collapsed_service_shows_the_rollout_split_instead_of_pods(client: Client) -> None:
+def test_collapsed_service_shows_the_rollout_split_and_a_grid_of_pod_cells(
+    client: Client,
+) -> None:
     html = page(client, "/namespaces/shop/")
-    api = html.split('id="node-Service/shop/api"')[1].split('<ul class="children">')
-    card, children = api[0], api[1].split("</ul>")[0]
-    assert "Pod/shop/api" not in children
+    api = html.split('id="node-Service/shop/api"')[1].split('<div class="podgrid">')
+    card, grid = api[0], api[1].split("podgrid__details")[0]
+    assert "Pod/shop/api" not in html  # no pod cards, only cells
     words = text_of(card)
     assert "Summarised 2/3 ready" in words
     assert "Deployment/api 1a : 1/1 ready" in words
     assert "Deployment/api 2b : 1/2 ready" in words
     widths = re.findall(r'class="split__total seg-\d" x="([\d.]+)" y="0" width="([\d.]+)"', card)
     assert widths == [("0.000", "33.333"), ("33.333", "66.667")]
+    cells = re.findall(
+        r'<button type="button" class="cell cell--(\w+)" data-node-id="([^"]+)" '
+        r'aria-label="([^"]+)" tabindex="(-?\d)"></button>',
+        grid,
+    )
+    assert cells == [
+        ("ready", "PodCell/shop/api-1a-x", "api-1a-x: Ready", "0"),
+        ("ready", "PodCell/shop/api-2b-y", "api-2b-y: Ready", "-1"),
+        ("notready", "PodCell/shop/api-2b-z", "api-2b-z: Not ready", "-1"),
+    ]
+    assert 'role="group" aria-label="Pods of api: 2/3 ready"' in grid
+    assert text_of(grid.split('class="podgrid__legend">')[1].split("</ul>")[0]) == (
+        "2 ready 1 not ready"
+    )
 
 
 def test_cluster_text_is_escaped_everywhere(client: Client) -> None:
@@ -259,11 +288,14 @@ def test_pages_run_no_inline_script(client: Client) -> None:
         assert not re.search(r"<[a-z]+[^>]*\son[a-z]+=", html)  # no inline event handlers
 
 
-def test_page_configures_the_live_client_for_its_namespace(client: Client) -> None:
+def test_each_page_asks_the_live_client_for_exactly_what_it_shows(client: Client) -> None:
     html = page(client, "/namespaces/shop/")
-    assert '"subscribe": ["shop"]' in html
-    assert '"poll_url": "/api/state/?namespace=shop"' in html
-    assert '"subscribe": "*"' in page(client, "/")
+    assert '"ws_path": "/ws/state/?namespaces=shop\\u0026summary=1"' in html
+    assert '"poll_url": "/api/state/?namespace=shop\\u0026summary=1"' in html
+    for url in ("/", "/groups/"):
+        html = page(client, url)
+        assert '"ws_path": "/ws/state/?namespaces=\\u0026summary=1"' in html
+        assert '"poll_url": "/api/summary/"' in html
 
 
 def test_unknown_namespace_is_404(client: Client) -> None:
@@ -319,6 +351,134 @@ def test_an_occurrence_under_a_second_parent_gets_its_own_element_id() -> None:
     assert dom_id({"id": "Pod/shop/q", "kind": "Pod", "relatives": []}, "Namespace/shop") == (
         "node-Pod/shop/q"
     )
+
+
+# -- many namespaces: the overview pages, the sidebar stays bounded ------------------------
+
+
+def team(index: int) -> tuple[str, dict]:
+    """A small namespace: every 3rd labelled tier=gold, every 10th Down (a service selecting
+    nothing), the rest one Healthy service with one pod."""
+    name = f"team-{index:03d}"
+    labels = {"tier": "gold"} if index % 3 == 0 else {}
+    only_pod = pod("p", {"app": "a"})
+    only_pod["metadata"]["namespace"] = name
+    objects = NamespaceObjects(
+        namespace={"metadata": {"name": name, "labels": labels}},
+        pods={"p": only_pod},
+        services={"s": service("s", {"app": "none" if index % 10 == 0 else "a"})},
+    )
+    return name, tree(name, objects)
+
+
+@pytest.fixture
+def many() -> dict[str, dict]:
+    trees = dict(team(i) for i in range(150))
+    publish(trees)
+    return trees
+
+
+def tile_names(html: str) -> list[str]:
+    return re.findall(r'<li class="tile [^"]*" data-namespace="([^"]+)">', html)
+
+
+def test_the_overview_shows_one_page_of_tiles_and_a_pager(client: Client, many: dict) -> None:
+    html = page(client, "/")
+    assert tile_names(html) == [f"team-{i:03d}" for i in range(60)]
+    assert "150 namespaces · 1–60 shown" in html
+    assert '<dd id="stat-namespaces">150</dd>' in html  # totals count every namespace
+    assert '<dd data-stat-health="Down">15</dd>' in html
+    pager = html.split('id="pager"')[1].split("</nav>")[0]
+    assert re.findall(r'data-page="(\d+)">(\d+)<', pager) == [("1", "1"), ("2", "2"), ("3", "3")]
+    assert 'href="?page=2" rel="next"' in pager
+    assert tile_names(page(client, "/?page=3")) == [f"team-{i:03d}" for i in range(120, 150)]
+    assert tile_names(page(client, "/?page=99")) == tile_names(page(client, "/?page=3"))
+    assert tile_names(page(client, "/?page=nonsense"))[0] == "team-000"
+
+
+def test_the_overview_filters_all_namespaces_before_paging(client: Client, many: dict) -> None:
+    html = page(client, "/?label=tier%3Dgold&health=Down")
+    assert tile_names(html) == [f"team-{i:03d}" for i in range(0, 150, 30)]
+    assert "5 of 150 namespaces match" in html
+    assert 'id="pager" aria-label="Pages of namespaces" hidden' in html
+    second = page(client, "/?name=team-0&page=2")
+    assert tile_names(second) == [f"team-{i:03d}" for i in range(60, 100)]
+    assert "100 of 150 namespaces match · 61–100 shown" in second
+    # Page links keep the filter.
+    assert 'href="?name=team-0" rel="prev"' in second
+
+
+def test_worst_health_first_orders_across_pages(client: Client, many: dict) -> None:
+    html = page(client, "/?order=health")
+    down = [f"team-{i:03d}" for i in range(0, 150, 10)]
+    assert tile_names(html)[:15] == down
+    assert tile_names(html)[15] == "team-001"
+    assert 'href="?order=health&amp;page=2"' in html
+
+
+def test_the_sidebar_stays_bounded_and_says_how_many_it_left_out(
+    client: Client, many: dict
+) -> None:
+    html = page(client, "/namespaces/team-077/")
+    names = sidebar_names(html)
+    down = [f"team-{i:03d}" for i in range(0, 150, 10)]
+    assert names[0] == "team-077"  # the namespace being looked at first
+    assert names[1:16] == down  # then the unhealthy ones
+    assert names[16:] == [n for n in sorted(many) if n not in down and n != "team-077"][:34]
+    assert len(names) == 50
+    assert "100 more:" in html
+    assert '<span class="count" id="sidebar-count">150</span>' in html
+
+
+def test_label_matches_answers_the_overview_label_filter_by_name(
+    client: Client, many: dict
+) -> None:
+    body = client.get("/label-matches/?label=tier%3Dgold").json()
+    assert body == {"label": "tier=gold", "namespaces": sorted(many)[::3]}
+    assert client.get("/label-matches/?label=").json()["namespaces"] == []
+
+
+def test_pages_read_the_namespace_summaries_and_never_every_tree(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dashboard.views
+
+    reads: list[tuple] = []
+    real = dashboard.views.read_snapshot
+
+    async def spy(namespaces=None, summaries=False, encoded=False):
+        reads.append((None if namespaces is None else tuple(namespaces), summaries))
+        return await real(namespaces, summaries, encoded)
+
+    monkeypatch.setattr(dashboard.views, "read_snapshot", spy)
+    for url in ("/", "/groups/", "/namespaces/shop/", "/label-matches/?label=app"):
+        page(client, url)
+    assert reads == [((), True), ((), True), (("shop",), True), ((), True)]
+
+
+@pytest.mark.django_db
+def test_pages_show_only_the_namespaces_the_reader_may_see(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Who sees what (DESIGN §7): tiles, totals, sidebar, groups, search and the namespace page
+    all go through `visible_namespaces`; the shop namespace must not leak through any of them."""
+    import dashboard.views
+    from dashboard.permissions import NamespaceAccess
+
+    monkeypatch.setattr(
+        dashboard.views,
+        "visible_namespaces",
+        lambda user: NamespaceAccess(names=frozenset({"quiet"})),
+    )
+    overview = page(client, "/")
+    assert tile_names(overview) == ["quiet"]
+    assert sidebar_names(overview) == ["quiet"]
+    assert '<dd id="stat-namespaces">1</dd>' in overview
+    assert '<dd data-stat-health="Down">0</dd>' in overview
+    assert "1 namespace<" in overview
+    assert "shop" not in text_of(page(client, "/groups/"))
+    assert client.get("/namespaces/shop/").status_code == 404
+    assert client.get("/label-matches/?label=app").json()["namespaces"] == []
 
 
 @pytest.mark.parametrize("path", ["/", "/namespaces/shop/", "/groups/"])

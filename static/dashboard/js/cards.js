@@ -1,10 +1,13 @@
-// Cards for tree nodes, built exactly like the server's templates (dashboard/_card.html,
-// _node.html, _badge.html) so live updates look the same as the first render.
+// Cards for tree nodes, built exactly like the server's templates (dashboard/_node.html,
+// _badge.html) so live updates look the same as the first render. A node whose object is the
+// one drawn last time is skipped with its whole subtree (the reducer replaces what changes),
+// and a collapsed service's pods go to its grid (grid.js) instead of cards.
 'use strict';
 
 import { el, fill, reconcile, setHealthClass, signature, svg } from './dom.js';
+import { gridBox, renderGrid } from './grid.js';
 import {
-  backendRefs, facts, healthClass, healthLabel, labelsText, podCounts, rolloutBars, domId,
+  backendRefs, domId, facts, healthClass, healthLabel, isGrid, labelsText, podCounts, rolloutBars,
 } from './model.js';
 
 export function badge(health) {
@@ -92,12 +95,28 @@ function nodeElement(node) {
   const item = el('li', `node node--${node.kind.toLowerCase()} ${healthClass(node.health)}`);
   item.dataset.nodeId = node.id;
   item.dataset.kind = node.kind;
-  item.append(el('article', 'card'), el('ul', 'children'));
+  item.append(el('article', 'card'));
   return item;
+}
+
+/** The element holding a node's children: a grid box or a list, swapped when that changes. */
+function childBox(item, grid) {
+  const want = grid ? 'podgrid' : 'children';
+  const other = grid ? 'children' : 'podgrid';
+  item.querySelector(`:scope > .${other}`)?.remove();
+  let box = item.querySelector(`:scope > .${want}`);
+  if (!box) {
+    box = grid ? gridBox() : el('ul', 'children');
+    item.append(box);
+  }
+  return box;
 }
 
 /** Bring one `<li class="node">` (server-rendered or ours) and its subtree up to date. */
 function updateNode(item, node, parentId, animate) {
+  if (item.renderedNode === node && item.renderedParent === parentId) return;
+  item.renderedNode = node;
+  item.renderedParent = parentId;
   item.id = domId(node, parentId);
   const sig = signature(node);
   if (item.cardSignature !== sig) {
@@ -106,12 +125,11 @@ function updateNode(item, node, parentId, animate) {
     if (old) old.replaceWith(card(node)); else item.prepend(card(node));
     item.cardSignature = sig;
   }
-  let children = item.querySelector(':scope > .children');
-  if (!children) {
-    children = el('ul', 'children');
-    item.append(children);
+  if (isGrid(node)) {
+    renderGrid(childBox(item, true), node);
+  } else {
+    reconcileNodes(childBox(item, false), node.children || [], node.id, animate);
   }
-  reconcileNodes(children, node.children || [], node.id, animate);
 }
 
 /** Keyed reconciliation of one list of sibling nodes (see dom.js `reconcile`). */

@@ -4,7 +4,11 @@
 // strip Upgrade, corporate networks). Polling is paced by tab visibility (like healthchecks'
 // adaptive-setinterval) and WebSockets keep being retried behind it; the first FullState on
 // a socket ends polling. Every (re)connect gets a FullState from the server: full resync.
+// The page's view (which trees, whether summaries) is in the WebSocket URL and the polling URL,
+// so the first FullState is already only what the page shows.
 'use strict';
+
+import { ChunkJoiner } from './chunks.js';
 
 const BACKOFF_INITIAL_MS = 1000;
 const BACKOFF_MAX_MS = 30000;
@@ -22,13 +26,22 @@ export function backoffDelay(attempt, random = Math.random) {
   return Math.round(ceiling / 2 + random() * (ceiling / 2));
 }
 
+function parse(text) {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    return null;
+  }
+}
+
 export class LiveConnection {
   /**
-   * wsUrl, pollUrl, subscribe ('*' or [namespaces]); onMessage(message) gets every state
+   * wsUrl and pollUrl (each naming the page's view); onMessage(message) gets every state
    * message (FullState from polls too); onStatus(state, text) drives the indicator.
    */
-  constructor({ wsUrl, pollUrl, subscribe, onMessage, onStatus }) {
-    Object.assign(this, { wsUrl, pollUrl, subscribe, onMessage, onStatus });
+  constructor({ wsUrl, pollUrl, onMessage, onStatus }) {
+    Object.assign(this, { wsUrl, pollUrl, onMessage, onStatus });
+    this.chunks = new ChunkJoiner();
     this.socket = null;
     this.live = false;
     this.attempt = 0;
@@ -72,9 +85,9 @@ export class LiveConnection {
     }
     this.socket = socket;
     this.live = false;
+    this.chunks.reset();
     socket.addEventListener('open', () => {
       this.lastHeard = Date.now();
-      if (this.subscribe !== '*') this.send({ type: 'Subscribe', namespaces: this.subscribe });
     });
     socket.addEventListener('message', (event) => this.received(event.data));
     socket.addEventListener('close', () => {
@@ -84,11 +97,11 @@ export class LiveConnection {
 
   received(data) {
     this.lastHeard = Date.now();
-    let message;
-    try {
-      message = JSON.parse(data);
-    } catch (error) {
-      return;
+    let message = parse(data);
+    if (message && message.type === 'Chunk') {
+      const text = this.chunks.add(message);
+      if (text === null) return;
+      message = parse(text);
     }
     if (!message || typeof message !== 'object') return;
     if (message.type === 'Ping') {

@@ -1,31 +1,21 @@
-// Entry point of every dashboard page: reads the page's configuration (json_script), connects,
-// feeds messages through the reducer and lets the page's renderer bring the DOM up to date.
+// Entry point of every dashboard page: reads the page's configuration (json_script), connects
+// with the page's view in the URL, feeds messages through the reducer and lets the page's
+// renderer and the sidebar bring the DOM up to date. Messages are applied as they arrive but
+// drawn at most once per animation frame: at hundreds of pod events a second the page draws
+// what changed since the last frame, not every intermediate step.
 'use strict';
 
 import { LiveConnection } from './connection.js';
 import { highlightTarget, watchHash } from './deeplink.js';
-import { groupsPage, namespacePage, overviewPage } from './pages.js';
+import { groupsPage } from './groups.js';
+import { namespacePage } from './namespace.js';
+import { overviewPage } from './overview.js';
+import { renderBanner } from './shell.js';
+import { sidebar } from './sidebar.js';
 import { ClusterState } from './state.js';
 import { toast } from './toast.js';
 
-const CHURN_SHOWN_MS = 60000;
-
-/** Recent HighChurnWarning rates per namespace, shown on the overview for a minute. */
-class ChurnRates {
-  constructor() {
-    this.rates = new Map();
-  }
-
-  record(namespace, rate) {
-    this.rates.set(namespace, { rate, until: Date.now() + CHURN_SHOWN_MS });
-  }
-
-  rate(namespace) {
-    const entry = this.rates.get(namespace);
-    if (!entry || entry.until < Date.now()) return null;
-    return entry.rate;
-  }
-}
+const PAGES = { overview: overviewPage, namespace: namespacePage, groups: groupsPage };
 
 function indicator(state, text) {
   const box = document.getElementById('connection');
@@ -35,14 +25,44 @@ function indicator(state, text) {
   box.title = text;
 }
 
+/** A churn toast: `rate` from a HighChurnWarning, null when a summary turned to high churn. */
+function churnToast(namespace, rate, services) {
+  const summarised = services && services.length ? `${services.join(', ')} summarised` : '';
+  const words = [rate === null ? null : `${rate} pod changes/min`, summarised].filter(Boolean);
+  toast({
+    key: `churn:${namespace}`,
+    title: `High churn in ${namespace}`,
+    body: words.join(' · ') || 'Pods summarised',
+  });
+}
+
+/** On the overview, a namespace whose summary turned to high churn gets a toast. */
+function summaryToasts(state, previous) {
+  for (const [name, before] of previous) {
+    const now = state.summaries.get(name);
+    if (before && now && before.churn?.state !== 'high' && now.churn?.state === 'high') {
+      churnToast(name, null, now.churn.services);
+    }
+  }
+}
+
 function start() {
   const config = JSON.parse(document.getElementById('constellation-config').textContent);
-  const churn = new ChurnRates();
-  const pages = { overview: overviewPage, namespace: namespacePage, groups: groupsPage };
-  const page = pages[config.page](config, churn);
-  const state = new ClusterState(config.subscribe);
+  const page = PAGES[config.page](config);
+  const side = sidebar(config);
+  const state = new ClusterState(config.namespaces);
   let targetFound = watchHash();
   let connection = null;
+  let drawPending = false;
+
+  const draw = () => {
+    drawPending = false;
+    page.render(state);
+    side.render(state);
+    renderBanner(state);
+    // A deep link to a node the first render did not have yet: highlight it on arrival.
+    if (!targetFound) targetFound = highlightTarget();
+  };
 
   const onMessage = (message) => {
     const outcome = state.apply(message);
@@ -51,19 +71,17 @@ function start() {
       connection.resync();
       return;
     }
+    if (outcome.action === 'ignore') return;
     if (outcome.action === 'warning') {
       const { namespace, churn_rate: rate, affected_services: services } = outcome.message;
-      churn.record(namespace, rate);
-      toast({
-        key: `churn:${namespace}`,
-        title: `High churn in ${namespace}`,
-        body: `${rate} pod changes/min${services && services.length ? ` · ${services.join(', ')} summarised` : ''}`,
-      });
+      churnToast(namespace, rate, services);
     }
-    if (outcome.action !== 'ignore' && outcome.action !== 'resync') {
-      page.render(state);
-      // A deep link to a node the first render did not have yet: highlight it on arrival.
-      if (!targetFound) targetFound = highlightTarget();
+    if (outcome.action === 'summaries' && config.page === 'overview') {
+      summaryToasts(state, outcome.previous);
+    }
+    if (!drawPending) {
+      drawPending = true;
+      requestAnimationFrame(draw);
     }
   };
 
@@ -72,7 +90,6 @@ function start() {
   connection = new LiveConnection({
     wsUrl: wsUrl.href,
     pollUrl: config.poll_url,
-    subscribe: config.subscribe,
     onMessage,
     onStatus: indicator,
   });

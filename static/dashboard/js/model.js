@@ -1,6 +1,7 @@
-// Page models from namespace trees: the browser's copy of the rules in dashboard/views.py
-// (health words, card facts, element ids, overview filter, groups), so a page the server
-// rendered and the same page re-rendered live say the same thing. Pure: no DOM, no I/O.
+// Page models: the browser's copy of the rules in dashboard/presenters.py, overview.py and
+// sidebar.py (health words, card facts, element ids, grid cells, tiles from namespace
+// summaries, the overview's filter, order and pages, the sidebar's order, groups), so a page
+// the server rendered and the same page re-rendered live say the same thing. Pure: no DOM.
 'use strict';
 
 export const HEALTH_LABELS = {
@@ -8,7 +9,15 @@ export const HEALTH_LABELS = {
   ok: 'Ready', warn: 'Warning', error: 'Error',
 };
 export const NAMESPACE_HEALTH = ['Healthy', 'Degraded', 'Down', 'Unknown'];
+const SEVERITY = { Down: 0, Degraded: 1, Unknown: 2, Healthy: 3 };
+const ATTENTION = { Down: 0, Degraded: 1 };
 export const FILTER_KINDS = ['HTTPRoute', 'Ingress', 'Service', 'ServiceRef', 'Pod'];
+export const ORDERS = ['name', 'health'];
+export const CELL_STATES = [
+  ['ready', 'Ready'], ['pending', 'Pending'], ['notready', 'Not ready'],
+  ['terminating', 'Terminating'], ['error', 'Error'],
+];
+const CELL_WORDS = Object.fromEntries(CELL_STATES);
 const REF_STATES = new Set(['ok', 'missing', 'cross-namespace', 'ignored']);
 const KNOWN_HEALTH = new Set(Object.keys(HEALTH_LABELS).map((h) => h.toLowerCase()));
 
@@ -21,18 +30,7 @@ export function healthClass(health) {
   return `health-${KNOWN_HEALTH.has(value) ? value : 'unknown'}`;
 }
 
-/** Every node occurrence of a tree, parents first. */
-export function* walk(tree) {
-  const stack = [tree];
-  while (stack.length) {
-    const node = stack.pop();
-    yield node;
-    const children = node.children || [];
-    for (let i = children.length - 1; i >= 0; i -= 1) stack.push(children[i]);
-  }
-}
-
-/** Element id of one occurrence; see dashboard/views.py `dom_id`. */
+/** Element id of one occurrence; see presenters.py `dom_id`. */
 export function domId(node, parentId) {
   const relatives = node.relatives || [];
   if (parentId != null && relatives.indexOf(parentId) > 0) return `node-${node.id}@${parentId}`;
@@ -61,14 +59,14 @@ export function podCounts(summary) {
   return out.join(' · ');
 }
 
-/** The card's (term, values, tone) rows; see dashboard/views.py `facts`. */
+/** The card's (term, values, tone) rows; see presenters.py `facts`. */
 export function facts(node) {
   const rows = [];
   const add = (term, values, tone = '') => {
     const list = words(values);
     if (list.length) rows.push({ term, values: list, tone });
   };
-  if (node.kind === 'Pod') {
+  if (node.kind === 'Pod' || node.kind === 'PodCell') {
     add('Phase', [node.phase]);
     add('Ready', [node.ready ? 'Yes' : 'No']);
     add('Restarts', [node.restarts ?? 0]);
@@ -98,7 +96,7 @@ export function facts(node) {
   return rows;
 }
 
-/** A route's backends as text with their state; see dashboard/views.py `backend_refs`. */
+/** A route's backends as text with their state; see presenters.py `backend_refs`. */
 export function backendRefs(node) {
   return (node.backend_refs || []).filter((r) => r && typeof r === 'object').map((ref) => {
     let target = `${ref.name}.${ref.namespace}`;
@@ -113,7 +111,7 @@ export function backendRefs(node) {
   });
 }
 
-/** Rollout split segments in percent; see dashboard/views.py `rollout_bars`. */
+/** Rollout split segments in percent; see presenters.py `rollout_bars`. */
 export function rolloutBars(service) {
   const rollout = (service.rollout || []).filter((r) => r && typeof r === 'object');
   const total = rollout.reduce((sum, r) => sum + (r.total || 0), 0) || 1;
@@ -135,88 +133,223 @@ export function rolloutBars(service) {
   });
 }
 
-export function churnState(tree) {
-  // By id: a service under two routes occurs twice.
-  const byId = new Map();
-  for (const node of walk(tree)) {
-    if (node.kind === 'Service' && node.collapsed) byId.set(node.id, node.name);
-  }
-  const collapsed = [...byId.values()].sort();
-  return collapsed.length
-    ? { state: 'high', label: 'High churn', services: collapsed }
-    : { state: 'calm', label: 'Calm', services: [] };
+/** Whether a service shows its pods as a grid of cells; see presenters.py `card`. */
+export function isGrid(node) {
+  return node.kind === 'Service' && Boolean(node.collapsed);
 }
 
-/** One overview tile's numbers; see dashboard/views.py `namespace_row`. */
-export function namespaceRow(tree) {
-  const counts = Object.fromEntries(FILTER_KINDS.map((k) => [k, 0]));
-  const seen = new Set();
-  for (const node of walk(tree)) {
-    if (!seen.has(node.id) && node.kind in counts) {
-      seen.add(node.id);
-      counts[node.kind] += 1;
-    }
+/** A grid cell's state; see presenters.py `cell_state`. */
+export function cellState(cell) {
+  if (cell.health === 'error') return 'error';
+  if (cell.phase === 'Terminating') return 'terminating';
+  if (cell.health === 'ok') return 'ready';
+  return cell.phase === 'Pending' ? 'pending' : 'notready';
+}
+
+/** A cell's accessible name; see presenters.py `cell_label`. */
+export function cellLabel(cell) {
+  let text = CELL_WORDS[cellState(cell)];
+  if (cell.reason) text += ` (${cell.reason})`;
+  return `${cell.name}: ${text}`;
+}
+
+/** The grid's legend: counts per state, in CELL_STATES order, zero counts left out. */
+export function gridLegend(cells) {
+  const counts = Object.fromEntries(CELL_STATES.map(([state]) => [state, 0]));
+  for (const cell of cells) counts[cellState(cell)] += 1;
+  return CELL_STATES.filter(([state]) => counts[state])
+    .map(([state, label]) => ({ state, label, count: counts[state] }));
+}
+
+export function gridLabel(service) {
+  return `Pods of ${service.name}: ${podCounts(service.pod_summary)}`;
+}
+
+export function churnWords(churn) {
+  const services = ((churn && churn.services) || []).map(String);
+  if ((churn && churn.state === 'high') || services.length) {
+    return { state: 'high', label: 'High churn', services };
   }
-  const summary = tree.pod_summary || {};
+  return { state: 'calm', label: 'Calm', services: [] };
+}
+
+/** One namespace's tile from its summary; see presenters.py `tile`. */
+export function tile(summary) {
+  const pods = summary.pod_summary || {};
+  const counts = summary.counts || {};
   return {
-    name: tree.name,
-    displayName: tree.display_name || null,
-    group: tree.group || null,
-    health: tree.health,
-    ready: summary.ready || 0,
-    total: summary.total || 0,
-    pending: summary.pending || 0,
-    failed: summary.failed || 0,
-    routes: counts.HTTPRoute + counts.Ingress,
-    services: counts.Service,
-    churn: churnState(tree),
+    name: summary.name,
+    displayName: summary.display_name || null,
+    group: summary.group || null,
+    health: summary.health,
+    ready: pods.ready || 0,
+    total: pods.total || 0,
+    pending: pods.pending || 0,
+    failed: pods.failed || 0,
+    routes: (counts.HTTPRoute || 0) + (counts.Ingress || 0),
+    services: counts.Service || 0,
+    churn: churnWords(summary.churn),
+    reasons: (summary.reasons || []).slice(0, 2).map(String),
   };
 }
 
-/** The overview filter as the URL holds it; see dashboard/views.py `OverviewFilter`. */
-export function readFilter(params) {
+/**
+ * What the namespace page's header says, from the namespace's tree, as
+ * constellation/summary.py `namespace_summary` counts it: each id once, a PodCell as a Pod,
+ * collapsed services as churn.
+ */
+export function namespaceHead(tree) {
+  const counts = { HTTPRoute: 0, Ingress: 0, Service: 0 };
+  const seen = new Set();
+  const collapsed = new Set();
+  const stack = [tree];
+  while (stack.length) {
+    const node = stack.pop();
+    if (!seen.has(node.id)) {
+      seen.add(node.id);
+      if (node.kind in counts) counts[node.kind] += 1;
+      if (isGrid(node)) collapsed.add(node.name);
+    }
+    // A grid's cells count nothing the header shows: skip thousands of them.
+    if (!isGrid(node)) for (const child of node.children || []) stack.push(child);
+  }
+  return tile({
+    name: tree.name,
+    display_name: tree.display_name,
+    group: tree.group,
+    health: tree.health,
+    pod_summary: tree.pod_summary,
+    counts,
+    churn: { state: collapsed.size ? 'high' : 'calm', services: [...collapsed].sort() },
+  });
+}
+
+// -- the overview's filter, order and pages (dashboard/overview.py) ------------------------
+
+/** The overview's view as the URL holds it; see overview.py `OverviewFilter.from_query`. */
+export function readView(params) {
   const kind = (params.get('kind') || '').trim();
   const health = (params.get('health') || '').trim();
+  const order = params.get('order') || '';
+  const page = Number.parseInt(params.get('page') || '1', 10);
   return {
-    name: (params.get('name') || '').trim(),
-    label: (params.get('label') || '').trim(),
-    kind: FILTER_KINDS.includes(kind) ? kind : '',
-    health: NAMESPACE_HEALTH.includes(health) ? health : '',
+    filter: {
+      name: (params.get('name') || '').trim(),
+      label: (params.get('label') || '').trim(),
+      kind: FILTER_KINDS.includes(kind) ? kind : '',
+      health: NAMESPACE_HEALTH.includes(health) ? health : '',
+    },
+    order: ORDERS.includes(order) ? order : 'name',
+    page: Number.isFinite(page) && page > 0 ? page : 1,
   };
+}
+
+/** The URL query of a view; see overview.py `Overview.query`. */
+export function viewQuery({ filter, order, page }) {
+  const params = new URLSearchParams();
+  for (const key of ['name', 'label', 'kind', 'health']) {
+    if (filter[key]) params.set(key, filter[key]);
+  }
+  if (order !== 'name') params.set('order', order);
+  if (page > 1) params.set('page', String(page));
+  const query = params.toString();
+  return query ? `?${query}` : '?';
 }
 
 export function filterActive(filter) {
   return Boolean(filter.name || filter.label || filter.kind || filter.health);
 }
 
-function labelMatches(label, labels) {
-  if (!labels || typeof labels !== 'object') return false;
-  const at = label.indexOf('=');
-  const key = (at < 0 ? label : label.slice(0, at)).trim();
-  if (!Object.prototype.hasOwnProperty.call(labels, key)) return false;
-  return at < 0 || labels[key] === label.slice(at + 1).trim();
-}
-
-export function filterMatches(filter, tree) {
+/**
+ * Whether a namespace's summary passes the filter; `labelled` is the set of namespaces the
+ * server says carry the filter's label (labels never reach the browser).
+ */
+export function filterMatches(filter, summary, labelled) {
   const needle = filter.name.toLowerCase();
-  if (needle && ![tree.name, tree.display_name].some((t) => (t || '').toLowerCase().includes(needle))) {
+  if (needle && ![summary.name, summary.display_name]
+    .some((t) => (t || '').toLowerCase().includes(needle))) {
     return false;
   }
-  if (filter.health && tree.health !== filter.health) return false;
-  const nodes = [...walk(tree)];
-  if (filter.kind && !nodes.some((n) => n.kind === filter.kind)) return false;
-  return !filter.label || nodes.some((n) => labelMatches(filter.label, n.labels));
+  if (filter.health && summary.health !== filter.health) return false;
+  if (filter.kind && !(summary.counts || {})[filter.kind]) return false;
+  return !filter.label || Boolean(labelled && labelled.has(summary.name));
 }
 
-/** Namespaces, routes and services by group annotation; see dashboard/views.py `groups`. */
-export function groups(trees) {
+function compareNames(a, b) {
+  if (a.name < b.name) return -1;
+  return a.name > b.name ? 1 : 0;
+}
+
+/** Sort order of the overview's matches; see overview.py `order_key`. */
+export function orderCompare(order) {
+  if (order !== 'health') return compareNames;
+  const rank = (s) => SEVERITY[s.health] ?? 4;
+  return (a, b) => (rank(a) - rank(b)) || compareNames(a, b);
+}
+
+/** Sort order of the sidebar; see sidebar.py `sidebar_order`. */
+export function sidebarCompare(current) {
+  const tier = (s) => {
+    if (s.name === current) return [0, 0];
+    const attention = ATTENTION[s.health];
+    return attention === undefined ? [2, 0] : [1, attention];
+  };
+  return (a, b) => {
+    const [ta, sa] = tier(a);
+    const [tb, sb] = tier(b);
+    return (ta - tb) || (sa - sb) || compareNames(a, b);
+  };
+}
+
+/** Django's `Paginator.get_elided_page_range` (on_each_side 3, on_ends 2); null is a gap. */
+export function elidedPageRange(number, numPages, onEachSide = 3, onEnds = 2) {
+  const range = (from, to) => Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
+  if (numPages <= (onEachSide + onEnds) * 2) return range(1, numPages);
+  const out = [];
+  if (number > 1 + onEachSide + onEnds + 1) {
+    out.push(...range(1, onEnds), null, ...range(number - onEachSide, number));
+  } else {
+    out.push(...range(1, number));
+  }
+  if (number < numPages - onEachSide - onEnds - 1) {
+    out.push(...range(number + 1, number + onEachSide), null,
+      ...range(numPages - onEnds + 1, numPages));
+  } else {
+    out.push(...range(number + 1, numPages));
+  }
+  return out;
+}
+
+/** One page of `items` as Django's Paginator.get_page gives it (an out-of-range page: last). */
+export function paginate(items, requested, pageSize) {
+  const pages = Math.max(1, Math.ceil(items.length / pageSize));
+  const number = Math.min(Math.max(1, requested), pages);
+  const start = (number - 1) * pageSize;
+  const shown = items.slice(start, start + pageSize);
+  return {
+    number, pages, shown,
+    startIndex: items.length ? start + 1 : 0,
+    endIndex: start + shown.length,
+  };
+}
+
+/** The overview's result line; see overview.py `Overview.result_text`. */
+export function resultText(total, matched, active, page) {
+  let text = active
+    ? `${matched} of ${total} namespaces match`
+    : `${total} namespace${total === 1 ? '' : 's'}`;
+  if (page.pages > 1) text += ` · ${page.startIndex}–${page.endIndex} shown`;
+  return text;
+}
+
+/** Namespaces, routes and services by group annotation; see presenters.py `groups`. */
+export function groups(summaries) {
   const members = new Map();
-  for (const tree of trees) {
-    for (const node of walk(tree)) {
-      if (node.group && node.kind !== 'Pod' && node.kind !== 'ServiceRef') {
-        if (!members.has(node.group)) members.set(node.group, new Map());
-        members.get(node.group).set(node.id, node);
-      }
+  for (const summary of summaries) {
+    for (const node of summary.grouped || []) {
+      const group = String(node.group);
+      if (!members.has(group)) members.set(group, new Map());
+      members.get(group).set(node.id, { ...node, namespace: summary.name });
     }
   }
   const rank = (n) => [n.kind !== 'Namespace' ? 1 : 0, n.namespace, n.id];

@@ -1,8 +1,15 @@
-// The protocol reducer (DESIGN §6): applies server messages to the client's copy of the trees,
-// exactly as watchers/diff.py `apply_messages` defines them, and decides when the copy can no
-// longer be trusted (ns_seq gap, new epoch, a delta for a tree it does not have) so the
-// connection asks for a Resync. Kept apart from rendering: no DOM here, so it can be checked
-// against the Python reference in a browser test.
+// The protocol reducer (DESIGN §6): applies server messages to the client's copy of what its
+// page shows — the trees of its namespaces (exactly as watchers/diff.py `apply_messages`
+// defines the deltas) and every namespace's summary (FullState.summary, SummaryUpdate,
+// SummaryState) — and decides when the copy can no longer be trusted (ns_seq or sum_seq gap,
+// new epoch, a delta for a tree it does not have) so the connection asks for a Resync. Kept
+// apart from rendering: no DOM here, so it can be checked against the Python reference in a
+// browser test.
+//
+// Trees are never changed in place: a delta replaces the nodes it changes and every ancestor
+// of them with new objects and keeps the rest. A renderer can then skip any subtree whose node
+// is the very object it drew last time, so a rollout in a 5,000-pod namespace costs the page
+// the changed cells, not the whole tree.
 'use strict';
 
 export const KIND_ORDER = ['HTTPRoute', 'Ingress', 'Service', 'ServiceRef', 'Pod', 'PodCell'];
@@ -12,6 +19,7 @@ const TREE_DELTAS = new Set([
 ]);
 const WHOLE_NAMESPACE = new Set(['RelationshipUpdated', 'NamespaceDeleted']);
 const NAMESPACE_MESSAGES = new Set([...TREE_DELTAS, ...WHOLE_NAMESPACE, 'HighChurnWarning']);
+const SUMMARY_MESSAGES = new Set(['SummaryUpdate', 'SummaryState']);
 
 function rank(kind) {
   const at = KIND_ORDER.indexOf(kind);
@@ -29,70 +37,80 @@ export function compareChildren(a, b) {
     || compareStrings(a.id, b.id);
 }
 
-function occurrences(tree, id) {
-  const found = [];
-  const stack = [tree];
-  while (stack.length) {
-    const node = stack.pop();
-    if (node.id === id) found.push(node);
-    stack.push(...(node.children || []));
+/** `children` (sorted) with `node` inserted after its equals, as a stable sort would put it. */
+function inserted(children, node) {
+  let low = 0;
+  let high = children.length;
+  while (low < high) {
+    const middle = (low + high) >> 1;
+    if (compareChildren(children[middle], node) <= 0) low = middle + 1; else high = middle;
   }
-  return found;
-}
-
-function allNodes(tree) {
-  const nodes = [];
-  const stack = [tree];
-  while (stack.length) {
-    const node = stack.pop();
-    nodes.push(node);
-    stack.push(...(node.children || []));
-  }
-  return nodes;
+  const copy = children.slice();
+  copy.splice(low, 0, node);
+  return copy;
 }
 
 /**
- * A tree with one delta applied (in place). Mirrors `apply_messages` for the four delta types;
- * RelationshipUpdated and NamespaceDeleted are handled by the caller (they replace the tree).
+ * The tree with `change` applied to every node, bottom-up: `change(node)` returns the node
+ * itself or its replacement; a node whose subtree changed is copied, every other node is kept.
+ */
+function rewrite(node, change) {
+  const { children } = node;
+  let copied = null;
+  if (children) {
+    for (let i = 0; i < children.length; i += 1) {
+      const child = children[i];
+      const next = rewrite(child, change);
+      if (next !== child) {
+        if (!copied) copied = children.slice();
+        copied[i] = next;
+      }
+    }
+  }
+  return change(copied ? { ...node, children: copied } : node);
+}
+
+/**
+ * A tree with one delta applied: a new root sharing every untouched node with the old one.
+ * Mirrors `apply_messages` for the four delta types; RelationshipUpdated and NamespaceDeleted
+ * are handled by the caller (they replace the tree).
  */
 export function applyDelta(tree, message) {
   switch (message.type) {
     case 'NamespaceSummaryUpdate':
-      tree.pod_summary = structuredClone(message.pod_summary);
-      break;
-    case 'ResourceDeleted':
-      for (const node of allNodes(tree)) {
-        node.children = (node.children || []).filter((c) => c.id !== message.resource_id);
-      }
-      break;
-    case 'ResourceAdded':
-      for (const parent of occurrences(tree, message.parent_id)) {
-        parent.children = [...(parent.children || []), structuredClone(message.resource)]
-          .sort(compareChildren);
-      }
-      break;
-    case 'ResourceUpdated':
-      for (const node of occurrences(tree, message.resource.id)) {
-        const { children } = node;
-        for (const key of Object.keys(node)) delete node[key];
-        Object.assign(node, structuredClone(message.resource), { children });
-      }
-      break;
+      return { ...tree, pod_summary: structuredClone(message.pod_summary) };
+    case 'ResourceDeleted': {
+      const id = message.resource_id;
+      return rewrite(tree, (node) => (node.children && node.children.some((c) => c.id === id)
+        ? { ...node, children: node.children.filter((c) => c.id !== id) } : node));
+    }
+    case 'ResourceAdded': {
+      const parentId = message.parent_id;
+      return rewrite(tree, (node) => (node.id === parentId
+        ? { ...node, children: inserted(node.children || [], message.resource) } : node));
+    }
+    case 'ResourceUpdated': {
+      const { resource } = message;
+      return rewrite(tree, (node) => (node.id === resource.id
+        ? { ...resource, children: node.children } : node));
+    }
     default:
-      break;
+      return tree;
   }
-  return tree;
 }
 
 /**
- * The client's state: every subscribed namespace's tree and where it is in the stream.
+ * The client's state: its namespaces' trees, every namespace's summary when its view has them,
+ * and where it is in each stream.
  *
  * `apply(message)` returns what happened, for the page to re-render:
- *   {action: 'full'}                      the whole state was replaced
- *   {action: 'update', namespace}         one namespace's tree changed (or went away)
+ *   {action: 'full'}                         the whole state was replaced
+ *   {action: 'update', namespace}            one namespace's tree changed (or went away)
+ *   {action: 'summaries', previous}          summaries changed; `previous` maps each changed
+ *                                            name to its summary before (undefined: new)
  *   {action: 'warning', namespace, message}  HighChurnWarning (no tree change)
- *   {action: 'resync', reason}            the copy cannot be trusted: ask for FullState
- *   {action: 'ignore'}                    already applied, not ours, or not state
+ *   {action: 'resync', reason}               the copy cannot be trusted: ask for FullState
+ *   {action: 'ignore'}                       already applied, not ours, or not state
  * After 'resync' every state message is ignored until the next FullState, so one lost
  * message costs one Resync, not a storm of them.
  */
@@ -101,6 +119,8 @@ export class ClusterState {
     this.scope = scope === '*' ? null : new Set(scope);
     this.trees = new Map();
     this.nsSeq = new Map();
+    this.summaries = new Map();
+    this.sumSeq = null;
     this.epoch = null;
     this.seq = 0;
     this.cluster = {};
@@ -111,6 +131,14 @@ export class ClusterState {
 
   inScope(namespace) {
     return this.scope === null || this.scope.has(namespace);
+  }
+
+  replaceSummaries(state) {
+    this.summaries = new Map();
+    for (const summary of (state && state.namespaces) || []) {
+      if (summary && typeof summary.name === 'string') this.summaries.set(summary.name, summary);
+    }
+    this.sumSeq = state && Number.isInteger(state.sum_seq) ? state.sum_seq : null;
   }
 
   applyFull(message) {
@@ -124,6 +152,7 @@ export class ClusterState {
     for (const [name, value] of Object.entries(nsSeq)) {
       if (Number.isInteger(value)) this.nsSeq.set(name, value);
     }
+    this.replaceSummaries(message.summary);
     this.epoch = message.epoch ?? null;
     this.seq = Number.isInteger(message.seq) ? message.seq : 0;
     this.cluster = message.cluster && typeof message.cluster === 'object' ? message.cluster : {};
@@ -138,13 +167,41 @@ export class ClusterState {
     return { action: 'resync', reason };
   }
 
+  applySummaries(message) {
+    if (message.type === 'SummaryState') {
+      const previous = new Map(this.summaries);
+      this.replaceSummaries(message);
+      for (const name of this.summaries.keys()) if (!previous.has(name)) previous.set(name, undefined);
+      return { action: 'summaries', previous };
+    }
+    if (this.sumSeq === null) return { action: 'ignore' };
+    const sumSeq = message.sum_seq;
+    if (!Number.isInteger(sumSeq) || sumSeq <= this.sumSeq) return { action: 'ignore' };
+    if (sumSeq > this.sumSeq + 1) return this.resync(`sum_seq gap: ${this.sumSeq} → ${sumSeq}`);
+    const previous = new Map();
+    for (const summary of message.summaries || []) {
+      previous.set(summary.name, this.summaries.get(summary.name));
+      this.summaries.set(summary.name, summary);
+    }
+    for (const name of message.removed || []) {
+      previous.set(name, this.summaries.get(name));
+      this.summaries.delete(name);
+    }
+    this.sumSeq = sumSeq;
+    return { action: 'summaries', previous };
+  }
+
   apply(message) {
     if (!message || typeof message !== 'object') return { action: 'ignore' };
     if (message.type === 'FullState') return this.applyFull(message);
-    if (!NAMESPACE_MESSAGES.has(message.type) || this.awaitingFull) return { action: 'ignore' };
+    const summary = SUMMARY_MESSAGES.has(message.type);
+    if (!(summary || NAMESPACE_MESSAGES.has(message.type)) || this.awaitingFull) {
+      return { action: 'ignore' };
+    }
     if (message.epoch !== undefined && this.epoch !== null && message.epoch !== this.epoch) {
       return this.resync(`new epoch ${message.epoch}`);
     }
+    if (summary) return this.applySummaries(message);
     const { namespace } = message;
     if (typeof namespace !== 'string' || !this.inScope(namespace)) return { action: 'ignore' };
     const known = this.nsSeq.get(namespace);
@@ -174,7 +231,7 @@ export class ClusterState {
     if (message.type === 'HighChurnWarning') return { action: 'warning', namespace, message };
     const tree = this.trees.get(namespace);
     if (!tree) return this.resync(`${message.type} for ${namespace} without a tree`);
-    applyDelta(tree, message);
+    this.trees.set(namespace, applyDelta(tree, message));
     return { action: 'update', namespace };
   }
 }
