@@ -40,6 +40,7 @@ from constellation import protocol
 from constellation.protocol import SUMMARY_STREAM, is_namespace
 from constellation.snapshot import Snapshot
 from constellation.summary import public
+from dashboard.permissions import EVERY_NAMESPACE, NamespaceAccess, visible_namespaces
 from dashboard.snapshots import read_snapshot
 
 NO_SNAPSHOT = "No snapshot yet: the watcher has not published; retry shortly."
@@ -136,10 +137,14 @@ def requested_namespaces(request: Request) -> list[str] | None:
     return list(dict.fromkeys(name for name in names if name))
 
 
-def state_body(snapshot: Snapshot, summary: bool = False) -> bytes:
+def state_body(
+    snapshot: Snapshot, summary: bool = False, access: NamespaceAccess = EVERY_NAMESPACE
+) -> bytes:
     """The FullState-shaped document for a snapshot read with `encoded=True`: its trees are
-    joined as stored, everything else is encoded here."""
-    names = sorted(snapshot.encoded_trees)
+    joined as stored, everything else is encoded here; only what `access` lets the reader
+    see (DESIGN §7)."""
+    encoded_trees = access.only(snapshot.encoded_trees)
+    names = sorted(encoded_trees)
     head: dict[str, Any] = {
         "type": protocol.FULL_STATE,
         "epoch": snapshot.epoch,
@@ -150,12 +155,12 @@ def state_body(snapshot: Snapshot, summary: bool = False) -> bytes:
         "cluster": snapshot.cluster,
     }
     if summary:
-        summaries = snapshot.summaries
+        summaries = access.only(snapshot.summaries)
         head["summary"] = {
             "sum_seq": snapshot.ns_seq.get(SUMMARY_STREAM, 0),
             "namespaces": [public(summaries[name]) for name in sorted(summaries)],
         }
-    trees = b",".join(snapshot.encoded_trees[name] for name in names)
+    trees = b",".join(encoded_trees[name] for name in names)
     return orjson.dumps(head)[:-1] + b',"hierarchy":[' + trees + b"]}"
 
 
@@ -219,13 +224,16 @@ class StateView(APIView):
     def get(self, request: Request) -> HttpResponse:
         """The snapshot as one FullState-shaped document."""
         summary = self.summary_only or wants_summary(request)
+        access = visible_namespaces(request.user)
         namespaces = () if self.summary_only else requested_namespaces(request)
+        if namespaces is not None:
+            namespaces = access.narrow(namespaces)
         snapshot = _read(namespaces=namespaces, summaries=summary, encoded=True)
         if isinstance(snapshot, Response):
             return snapshot
         if not snapshot.present:
             return _unavailable()
-        return _json(state_body(snapshot, summary))
+        return _json(state_body(snapshot, summary, access))
 
 
 @_compressed
@@ -236,7 +244,7 @@ class NamespaceView(APIView):
 
     def get(self, request: Request, name: str) -> HttpResponse:
         """The namespace's tree and its position in the message stream."""
-        if not is_namespace(name):
+        if not is_namespace(name) or not visible_namespaces(request.user).allows(name):
             return Response({"detail": f"No namespace {name!r} in the snapshot."}, status=404)
         snapshot = _read(namespaces=[name])
         if isinstance(snapshot, Response):

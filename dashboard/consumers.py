@@ -26,7 +26,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from constellation import protocol
 from dashboard import metrics, wsprotocol
 from dashboard.fanout import hub_for
-from dashboard.permissions import user_may_read
+from dashboard.permissions import user_may_read, visible_namespaces
 from dashboard.stream import ClientStream, Pacing
 
 log = logging.getLogger("constellation.web.ws")
@@ -147,7 +147,10 @@ class StateConsumer(AsyncWebsocketConsumer):
             await self._close("bad_view", CLOSE_BAD_REQUEST)
             return
         pacing = Pacing(self.retry_initial_s, self.retry_max_s, self.max_backlog)
-        self._stream = ClientStream(hub_for(self.channel_layer_alias), self._send_text, pacing)
+        access = visible_namespaces(self.scope.get("user"))
+        self._stream = ClientStream(
+            hub_for(self.channel_layer_alias), self._send_text, pacing, access
+        )
         await self._stream.open(view)
         self._task = asyncio.create_task(self._heartbeat(), name="ws-state-heartbeat")
 

@@ -29,6 +29,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from constellation import protocol
 from constellation.protocol import SUMMARY_STREAM, is_namespace
 from constellation.snapshot import Snapshot
@@ -36,6 +38,7 @@ from constellation.summary import public
 from dashboard import chunks, metrics
 from dashboard.arrivals import Batch, Check, NewEpoch
 from dashboard.fanout import FanoutHub, warn_layer
+from dashboard.permissions import EVERY_NAMESPACE, NamespaceAccess
 from dashboard.snapshots import SharedSnapshot, read_shared
 from dashboard.turn import Turn
 from dashboard.wsprotocol import View
@@ -60,10 +63,15 @@ class ClientStream:
     """What one client has been sent, and the repairs that keep it right; a hub subscriber."""
 
     def __init__(
-        self, hub: FanoutHub, send: Callable[[str], Awaitable[None]], pacing: Pacing
+        self,
+        hub: FanoutHub,
+        send: Callable[[str], Awaitable[None]],
+        pacing: Pacing,
+        access: NamespaceAccess = EVERY_NAMESPACE,
     ) -> None:
         self.hub = hub
         self.pacing = pacing
+        self.access = access
         self._send = send
         self.view = View()
         self._epoch: str | None = None
@@ -91,10 +99,10 @@ class ClientStream:
 
     async def open(self, view: View) -> None:
         """Start receiving from the hub and send the first FullState of `view`."""
-        self.view = view
+        self.view = self._visible(view)
         # Attached before the first read, so what arrives meanwhile waits in the backlog.
         self.hub.attach(self)
-        self.hub.watch_everything(self, view.namespaces is None)
+        self.hub.watch_everything(self, self.view.namespaces is None)
         await self.resync("connect")
 
     async def resync(self, reason: str) -> None:
@@ -105,9 +113,18 @@ class ClientStream:
     async def subscribe(self, view: View) -> None:
         """Show `view` from now on, starting with its FullState."""
         async with self._lock:
-            self.view = view
-            self.hub.watch_everything(self, view.namespaces is None)
+            self.view = self._visible(view)
+            self.hub.watch_everything(self, self.view.namespaces is None)
             await self._resync("subscribe")
+
+    def _visible(self, view: View) -> View:
+        """`view` within what the reader may see (DESIGN §7): "*" for a reader who may see
+        everything, else only the named namespaces they may see."""
+        access = self.access
+        if access.everything:
+            return view
+        wanted = sorted(access.names) if view.namespaces is None else view.namespaces
+        return View(tuple(access.narrow(wanted)), view.summary)
 
     async def close(self) -> None:
         """Stop the worker and hand every group back to the hub."""
@@ -209,6 +226,8 @@ class ClientStream:
     async def _forward(self, namespace: str, held: int, texts: list[str]) -> None:
         self._held[namespace] = held
         for text in texts:
+            if namespace == SUMMARY_STREAM and not self.access.everything:
+                text = _visible_summaries(text, self.access)
             await self._send_frames(chunks.forwarded(text))
 
     async def _send_frames(self, frames: list[str] | tuple[str, ...]) -> None:
@@ -341,10 +360,10 @@ class ClientStream:
         def full_state() -> dict[str, Any]:
             cluster = {"synced": snapshot.synced, "ready": snapshot.synced, **snapshot.cluster}
             trees = [snapshot.trees[ns] for ns in sorted(snapshot.trees) if ns in names]
-            summary = _summary_state(snapshot) if view.summary else None
+            summary = _summary_state(snapshot, self.access) if view.summary else None
             return protocol.full_state(snapshot.seq, snapshot.epoch, trees, cluster, summary)
 
-        await self._send_frames(shared.frames(("full", view), full_state))
+        await self._send_frames(shared.frames(("full", view, self.access), full_state))
         metrics.FULL_STATES.inc()
         metrics.RESYNCS.labels(reason).inc()
 
@@ -416,11 +435,12 @@ class ClientStream:
         if summary:
 
             def summaries() -> dict[str, Any]:
-                message = _summary_state(snapshot)
+                message = _summary_state(snapshot, self.access)
                 message.update(type=protocol.SUMMARY_STATE, seq=snapshot.seq, epoch=snapshot.epoch)
                 return message
 
-            await self._send_frames(shared.frames(("summary", have), summaries))
+            key = ("summary", have, self.access)
+            await self._send_frames(shared.frames(key, summaries))
             metrics.HEALS.inc()
             metrics.GAPS_HEALED.inc()
             return
@@ -453,12 +473,21 @@ class ClientStream:
         self.hub.leave(self, group)
 
 
-def _summary_state(snapshot: Snapshot) -> dict[str, Any]:
-    """The summary part of FullState (and the body of SummaryState): every namespace's
-    summary by name, as of the summary stream's `sum_seq`."""
-    summaries = snapshot.summaries
+def _summary_state(snapshot: Snapshot, access: NamespaceAccess) -> dict[str, Any]:
+    """The summary part of FullState (and the body of SummaryState): the summary of every
+    namespace the reader may see, by name, as of the summary stream's `sum_seq`."""
+    summaries = access.only(snapshot.summaries)
     state = protocol.summary_state(
         snapshot.ns_seq.get(SUMMARY_STREAM, 0), [public(summaries[ns]) for ns in sorted(summaries)]
     )
     del state["type"]
     return state
+
+
+def _visible_summaries(text: str, access: NamespaceAccess) -> str:
+    """A SummaryUpdate cut down to the namespaces the reader may see; still sent when empty,
+    so the reader's `sum_seq` stays in step."""
+    message = orjson.loads(text)
+    message["summaries"] = [s for s in message["summaries"] if access.allows(s["name"])]
+    message["removed"] = access.narrow(message["removed"])
+    return protocol.encode(message)

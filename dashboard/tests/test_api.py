@@ -246,3 +246,24 @@ def test_the_schema_describes_both_endpoints_and_not_the_legacy_path(get: Callab
 
 def test_the_schema_needs_a_login_like_the_api(client: Client) -> None:
     assert client.get("/api/schema/").status_code == 401
+
+
+def test_the_api_shows_only_the_namespaces_the_reader_may_see(
+    get: Callable, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Who sees what (DESIGN §7): every API path filters through visible_namespaces."""
+    import dashboard.api
+    from dashboard.permissions import NamespaceAccess
+
+    monkeypatch.setattr(
+        dashboard.api, "visible_namespaces", lambda user: NamespaceAccess(names=frozenset({"shop"}))
+    )
+
+    state = get("/api/state/?summary=1").json()
+    assert [tree["name"] for tree in state["hierarchy"]] == ["shop"]
+    assert state["ns_seq"] == {"shop": 5}
+    assert [s["name"] for s in state["summary"]["namespaces"]] == ["shop"]
+    assert [s["name"] for s in get("/api/summary/").json()["summary"]["namespaces"]] == ["shop"]
+    assert get("/api/state/?namespace=blog,shop").json()["ns_seq"] == {"shop": 5}
+    assert get("/api/namespaces/blog/").status_code == 404
+    assert get("/api/namespaces/shop/").status_code == 200

@@ -599,3 +599,97 @@ async def test_a_frame_too_large_to_send_is_logged_and_the_client_told(
     assert (error["type"], error["code"]) == ("Error", "unavailable")
     assert "could not be sent" in error["message"]
     assert "websocket frame too large to send bytes=" in caplog.text
+
+
+# -- views: what a connection shows, said in its URL ---------------------------------------
+
+
+def pod_counts(full_or_state: dict) -> dict[str, int]:
+    return {s["name"]: s["counts"]["Pod"] for s in full_or_state["namespaces"]}
+
+
+async def test_a_namespace_page_gets_its_namespace_only_from_the_first_message_on(
+    world: World,
+) -> None:
+    await world.start(tree("web"), tree("api"))
+    client = await world.connect(query="namespaces=api")
+
+    full = await receive(client)
+    await world.add_pod("web", "w")
+    await world.add_pod("api", "a")
+
+    assert full["hierarchy"] == [tree("api")] and "summary" not in full
+    # Each api message follows a web one: a leak would come first, however slowly.
+    only = await receive(client)
+    assert (only["type"], only["namespace"]) == ("ResourceAdded", "api")
+
+
+async def test_the_overview_gets_summaries_and_summary_updates_but_no_tree(world: World) -> None:
+    await world.start(tree("web"), tree("api", "a"))
+    client = await world.connect(query="namespaces=&summary=1")
+
+    full = await receive(client)
+    await world.add_pod("web", "w")
+
+    assert full["hierarchy"] == []
+    assert full["summary"]["sum_seq"] == 0
+    assert pod_counts(full["summary"]) == {"api": 1, "web": 0}
+    assert all("labels" not in s for s in full["summary"]["namespaces"])
+    update = await receive(client)
+    assert (update["type"], update["sum_seq"]) == ("SummaryUpdate", 1)
+    assert [(s["name"], s["counts"]["Pod"]) for s in update["summaries"]] == [("web", 1)]
+    assert update["removed"] == []
+
+
+async def test_a_lost_summary_update_is_healed_with_the_whole_summary_state(
+    world: World,
+) -> None:
+    await world.start(tree("web"), tree("api"))
+    client = await world.connect(query="namespaces=&summary=1")
+    await receive(client)
+
+    await world.add_pod("web", "w", lost=True)
+    await world.add_pod("api", "a")
+
+    healed = await receive(client)
+    assert (healed["type"], healed["sum_seq"]) == ("SummaryState", 2)
+    assert pod_counts(healed) == {"api": 1, "web": 1}
+
+
+async def test_a_url_asking_for_an_impossible_view_gets_an_error_and_close_4400(
+    mem: World,
+) -> None:
+    await mem.start(tree("web"))
+    client = await mem.connect(query="namespaces=Not_A_Namespace")
+
+    error = await receive(client)
+    assert (error["type"], error["code"]) == ("Error", "bad_field")
+    assert await receive_close(client) == 4400
+
+
+async def test_a_connection_shows_only_the_namespaces_the_reader_may_see(
+    mem: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Who sees what (DESIGN §7): trees, summaries and summary updates alike."""
+    import dashboard.consumers
+    from dashboard.permissions import NamespaceAccess
+
+    monkeypatch.setattr(
+        dashboard.consumers,
+        "visible_namespaces",
+        lambda user: NamespaceAccess(names=frozenset({"web"})),
+    )
+    await mem.start(tree("web"), tree("api"))
+    client = await mem.connect(query="namespaces=*&summary=1")
+
+    full = await receive(client)
+    await mem.add_pod("api", "a")
+    await mem.add_pod("web", "w")
+
+    assert full["hierarchy"] == [tree("web")]
+    assert pod_counts(full["summary"]) == {"web": 0}
+    hidden = await receive(client)
+    assert (hidden["type"], hidden["summaries"], hidden["sum_seq"]) == ("SummaryUpdate", [], 1)
+    seen = [await receive(client) for _ in range(2)]
+    assert [m.get("namespace") for m in seen] == ["web", None]
+    assert [s["name"] for s in seen[1]["summaries"]] == ["web"]

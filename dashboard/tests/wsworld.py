@@ -101,8 +101,12 @@ class World:
         send = self.drop if lost else self.publish
         await send(namespace, tree(namespace, *pods), added)
 
-    async def connect(self, application: Any = None, headers: list | None = None) -> Any:
-        client = WebsocketCommunicator(application or app(), "/ws/state/", headers=headers)
+    async def connect(
+        self, application: Any = None, headers: list | None = None, query: str = ""
+    ) -> Any:
+        """A connected client; `query` is the view in its URL (`namespaces=web&summary=1`)."""
+        path = f"/ws/state/?{query}" if query else "/ws/state/"
+        client = WebsocketCommunicator(application or app(), path, headers=headers)
         connected, _ = await client.connect()
         assert connected
         self.clients.append(client)
