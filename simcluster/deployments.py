@@ -8,11 +8,11 @@ unavailability arithmetic, the same revision annotations, the same conditions.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 from typing import TYPE_CHECKING, Any
 
+from simcluster.jsoncopy import copy_json
 from simcluster.kubelet import TERMINAL_PHASES
 from simcluster.replicasets import PODS, REPLICA_SETS, spec_replicas, status_count
 from simcluster.resources import type_named
@@ -71,7 +71,7 @@ def revision(obj: Obj) -> int:
 
 
 def _template_without_hash(rs: Obj) -> dict[str, Any]:
-    template = copy.deepcopy(rs["spec"].get("template") or {})
+    template = copy_json(rs["spec"].get("template") or {})
     labels = (template.get("metadata") or {}).get("labels") or {}
     labels.pop(HASH_LABEL, None)
     return template
@@ -164,11 +164,11 @@ class DeploymentController:
     def _create_rs(self, deployment: Obj, old_rss: list[Obj], replicas: int) -> Obj:
         meta = deployment["metadata"]
         spec = deployment["spec"]
-        template = copy.deepcopy(spec["template"])
+        template = copy_json(spec["template"])
         template_hash = pod_template_hash(template)
         template_meta = template.setdefault("metadata", {})
         template_meta["labels"] = {**(template_meta.get("labels") or {}), HASH_LABEL: template_hash}
-        selector = copy.deepcopy(spec["selector"])
+        selector = copy_json(spec["selector"])
         selector["matchLabels"] = {**(selector.get("matchLabels") or {}), HASH_LABEL: template_hash}
         rev = str(max((revision(rs) for rs in old_rss), default=0) + 1)
         surge, _ = fenceposts(deployment)

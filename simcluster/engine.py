@@ -45,6 +45,8 @@ ENDPOINT_SLICES = type_named("endpointslices", "discovery.k8s.io")
 DEPLOYMENTS = type_named("deployments", "apps")
 REPLICA_SETS = type_named("replicasets", "apps")
 
+# Distinct pod label sets remembered per namespace before the memo starts afresh.
+SELECTING_CACHE_SIZE = 4096
 # Rounds of reconciling within one step: a deployment scales a ReplicaSet, which
 # creates pods, which the kubelet binds, all in one step when nothing waits on a
 # timer; the bound keeps a controller that keeps writing from stalling the loop.
@@ -93,6 +95,9 @@ class ClusterIndex:
         self.pods_by_namespace: dict[str, set[str]] = defaultdict(set)
         # Namespace → service name → spec.selector, for the services only.
         self.service_selectors: dict[str, dict[str, dict[str, str]]] = defaultdict(dict)
+        # Namespace → a pod label set → the services selecting it. Every pod event asks,
+        # and a ReplicaSet's pods share one label set, so the answers repeat.
+        self._selecting: dict[str, dict[frozenset[tuple[str, str]], tuple[str, ...]]] = {}
         self.slices_by_service: dict[Key, set[str]] = defaultdict(set)
         self.terminating_namespaces: set[str] = set()
 
@@ -123,9 +128,13 @@ class ClusterIndex:
         elif rtype == SERVICES:
             selector = (event.obj.get("spec") or {}).get("selector")
             if deleted or not selector:
-                self.service_selectors[ns].pop(name, None)
+                selector = None
+                previous = self.service_selectors[ns].pop(name, None)
             else:
+                previous = self.service_selectors[ns].get(name)
                 self.service_selectors[ns][name] = selector
+            if previous != selector:
+                self._selecting.pop(ns, None)
         elif rtype == ENDPOINT_SLICES:
             service = managed_service(event.obj)
             if service and deleted:
@@ -157,12 +166,23 @@ class ClusterIndex:
             self._owners_of.pop(ref, None)
 
     def services_selecting(self, namespace: str, *label_sets: dict | None) -> list[str]:
-        selectors = self.service_selectors.get(namespace) or {}
-        return [
-            name
-            for name, selector in selectors.items()
-            if any(map_selector_matches(selector, labels) for labels in label_sets)
-        ]
+        """The services in `namespace` whose selector matches any of the label sets."""
+        cache = self._selecting.setdefault(namespace, {})
+        if len(cache) > SELECTING_CACHE_SIZE:
+            cache.clear()  # label sets of ReplicaSets long gone (each rollout makes one)
+        found: dict[str, None] = {}
+        for labels in label_sets:
+            key = frozenset((labels or {}).items())
+            names = cache.get(key)
+            if names is None:
+                selectors = self.service_selectors.get(namespace) or {}
+                names = cache[key] = tuple(
+                    name
+                    for name, selector in selectors.items()
+                    if map_selector_matches(selector, labels)
+                )
+            found.update(dict.fromkeys(names))
+        return list(found)
 
 
 def owner_uids(obj: Obj) -> tuple[str, ...]:

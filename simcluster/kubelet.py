@@ -27,7 +27,8 @@ NODES: dict[str, str] = {
     "sim-node-2": "172.18.0.3",
     "sim-node-3": "172.18.0.4",
 }
-POD_NETWORK = ipaddress.IPv4Network("10.244.0.0/16")
+# A /14 rather than a cluster's usual /16: the `large` scenario runs 100,000 pods.
+POD_NETWORK = ipaddress.IPv4Network("10.244.0.0/14")
 
 CRASH_LOOP = "simcluster.io/crash-loop"
 FAIL = "simcluster.io/fail"

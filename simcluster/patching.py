@@ -11,10 +11,11 @@ stored objects are shared by LIST snapshots and queued watch events.
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Sequence
 from typing import Any
+
+from simcluster.jsoncopy import copy_json
 
 BAD_REQUEST = 400
 UNPROCESSABLE = 422
@@ -46,7 +47,7 @@ def json_equal(left: Any, right: Any) -> bool:
 
 def merge_patch(target: Any, patch: Any) -> Any:
     """Apply an RFC 7386 merge patch: objects merge, null deletes, anything else replaces."""
-    return _merge(copy.deepcopy(target), copy.deepcopy(patch))
+    return _merge(copy_json(target), copy_json(patch))
 
 
 def _merge(target: Any, patch: Any) -> Any:
@@ -78,7 +79,7 @@ def json_patch(target: Any, operations: Sequence[Any]) -> Any:
     """Apply RFC 6902 operations in order; any failure rejects the whole patch."""
     for operation in operations:
         _check_operation(operation)
-    document = copy.deepcopy(target)
+    document = copy_json(target)
     for operation in operations:
         document = _apply_operation(document, operation)
     return document
@@ -101,12 +102,12 @@ def _apply_operation(document: Any, operation: dict[str, Any]) -> Any:
     op, path = operation["op"], operation["path"]
     tokens = _pointer_tokens(path)
     if op == "add":
-        return _add(document, tokens, copy.deepcopy(operation["value"]), path)
+        return _add(document, tokens, copy_json(operation["value"]), path)
     if op == "remove":
         _remove(document, tokens, path)
         return document
     if op == "replace":
-        return _replace(document, tokens, copy.deepcopy(operation["value"]), path)
+        return _replace(document, tokens, copy_json(operation["value"]), path)
     if op == "test":
         if not json_equal(_get(document, tokens, path), operation["value"]):
             raise PatchError(f"testing value {path} failed: test failed")
@@ -114,7 +115,7 @@ def _apply_operation(document: Any, operation: dict[str, Any]) -> Any:
     source = operation["from"]
     source_tokens = _pointer_tokens(source)
     if op == "copy":
-        value = copy.deepcopy(_get(document, source_tokens, source))
+        value = copy_json(_get(document, source_tokens, source))
         return _add(document, tokens, value, path)
     if path.startswith(source + "/"):
         raise PatchError(f"move operation cannot move {source} into its own child {path}")
@@ -249,7 +250,7 @@ def strategic_merge_patch(target: dict[str, Any], patch: dict[str, Any], kind: s
     """Apply a Kubernetes strategic merge patch to an object of a built-in kind."""
     if not isinstance(patch, dict):
         raise PatchError("strategic merge patch must be a JSON object", BAD_REQUEST)
-    return _StrategicMerge(kind).merge_map(copy.deepcopy(target), copy.deepcopy(patch), ())
+    return _StrategicMerge(kind).merge_map(copy_json(target), copy_json(patch), ())
 
 
 class _StrategicMerge:

@@ -7,9 +7,9 @@ is decided here, following the real controller's choices.
 
 from __future__ import annotations
 
-import copy
 from typing import TYPE_CHECKING, Any
 
+from simcluster.jsoncopy import copy_json
 from simcluster.kubelet import TERMINAL_PHASES, is_ready
 from simcluster.resources import type_named
 from simcluster.selectors import map_selector_matches
@@ -140,7 +140,7 @@ class ReplicaSetController:
         }
         if template_meta.get("annotations"):
             pod_meta["annotations"] = dict(template_meta["annotations"])
-        pod = {"metadata": pod_meta, "spec": copy.deepcopy(template.get("spec") or {})}
+        pod = {"metadata": pod_meta, "spec": copy_json(template.get("spec") or {})}
         return self.store.create(PODS, meta["namespace"], pod)
 
     def _sync_status(self, rs: Obj) -> bool:

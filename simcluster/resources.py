@@ -11,9 +11,14 @@ from dataclasses import dataclass, field
 ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ResourceType:
-    """One served resource (a group/version/plural triple)."""
+    """One served resource (a group/version/plural triple).
+
+    Every stored object is keyed by its type and every store event compares
+    types, so equality and hashing go by the triple alone, with the hash worked
+    out once (the generated ones hash and compare all ten fields each time).
+    """
 
     group: str
     version: str
@@ -27,6 +32,24 @@ class ResourceType:
     # Field selectors the real server accepts for this type beyond metadata.name/namespace.
     extra_fields: tuple[str, ...] = ()
     singular: str = field(default="")
+    _hash: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_hash", hash((self.group, self.version, self.plural)))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if not isinstance(other, ResourceType):
+            return NotImplemented
+        return (self.group, self.version, self.plural) == (
+            other.group,
+            other.version,
+            other.plural,
+        )
 
     @property
     def api_version(self) -> str:

@@ -9,7 +9,6 @@ resourceVersion order.
 
 from __future__ import annotations
 
-import copy
 import secrets
 import string
 import threading
@@ -22,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from simcluster import errors, objects
+from simcluster.jsoncopy import copy_json
 from simcluster.resources import Registry, ResourceType
 
 Obj = dict[str, Any]
@@ -182,7 +182,7 @@ class Store:
         `validate=False` stores the body as given (metadata aside), so tests can
         put malformed objects in front of a watcher.
         """
-        obj = copy.deepcopy(obj)
+        obj = copy_json(obj)
         meta = obj.get("metadata")
         if not isinstance(meta, dict):
             meta = obj["metadata"] = {}
@@ -240,7 +240,7 @@ class Store:
         validate: bool = True,
     ) -> Obj:
         """Replace an object (PUT). A stale `metadata.resourceVersion` is a 409 Conflict."""
-        obj = copy.deepcopy(obj)
+        obj = copy_json(obj)
         meta = obj.get("metadata")
         if not isinstance(meta, dict):
             meta = obj["metadata"] = {}

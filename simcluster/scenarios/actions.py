@@ -8,9 +8,9 @@ Each is one atomic read-modify-write through the Store (under its lock, so no
 
 from __future__ import annotations
 
-import copy
 from datetime import UTC, datetime
 
+from simcluster.jsoncopy import copy_json
 from simcluster.scenarios.manifests import DEPLOYMENTS
 from simcluster.store import Obj, Store
 
@@ -23,7 +23,7 @@ def rollout_restart(store: Store, namespace: str, name: str, now: float) -> Obj:
     # Milliseconds, unlike kubectl's seconds, so two restarts in one second still differ.
     stamp = datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds")
     with store.lock:
-        deployment = copy.deepcopy(store.get(DEPLOYMENTS, namespace, name))
+        deployment = copy_json(store.get(DEPLOYMENTS, namespace, name))
         template_meta = deployment["spec"]["template"].setdefault("metadata", {})
         template_meta.setdefault("annotations", {})[RESTARTED_AT] = stamp.replace("+00:00", "Z")
         return store.update(DEPLOYMENTS, namespace, name, deployment)
@@ -32,7 +32,7 @@ def rollout_restart(store: Store, namespace: str, name: str, now: float) -> Obj:
 def scale(store: Store, namespace: str, name: str, replicas: int) -> Obj:
     """Set a Deployment's replica count, as `kubectl scale` does."""
     with store.lock:
-        deployment = copy.deepcopy(store.get(DEPLOYMENTS, namespace, name))
+        deployment = copy_json(store.get(DEPLOYMENTS, namespace, name))
         deployment["spec"]["replicas"] = replicas
         return store.update(DEPLOYMENTS, namespace, name, deployment)
 

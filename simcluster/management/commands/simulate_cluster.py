@@ -68,16 +68,18 @@ class Command(BaseCommand):
             )
         except (ValueError, KeyError) as exc:
             raise CommandError(str(exc)) from exc
-        stop = threading.Event()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, lambda *_: stop.set())
         try:
-            sim.start()
+            # However long seeding takes (100,000 pods take a minute or more); until it is
+            # done, Ctrl-C and SIGTERM keep their default effect of ending the process.
+            sim.start(timeout=None)
         except (OSError, RuntimeError) as exc:
             raise CommandError(
                 f"simcluster could not start on {options['host']}:"
                 f"{options['port']}: {exc.__cause__ or exc}"
             ) from exc
+        stop = threading.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: stop.set())
         kubeconfig = sim.write_kubeconfig(
             Path(options["kubeconfig"]).resolve(), server=options["advertise_url"]
         )
