@@ -8,15 +8,10 @@ stream of DELETED events (pods first going Terminating), exactly as on a cluster
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import TYPE_CHECKING
 
-from simcluster.resources import ResourceType, type_named
+from simcluster.resources import ResourceType
 from simcluster.store import Obj
-
-if TYPE_CHECKING:
-    from simcluster.engine import Key, Ref, WorkloadEngine
-
-NAMESPACES = type_named("namespaces")
+from simcluster.workload import NAMESPACES, Key, Ref, WorkloadCore
 
 
 class GarbageCollector:
@@ -24,7 +19,7 @@ class GarbageCollector:
 
     name = "garbage"
 
-    def __init__(self, engine: WorkloadEngine) -> None:
+    def __init__(self, engine: WorkloadCore) -> None:
         self.engine = engine
         self.store = engine.store
         # Keys are (namespace, name); a Service and its Endpoints share one, so keep the types.
@@ -69,7 +64,7 @@ class NamespaceController:
 
     name = "namespaces"
 
-    def __init__(self, engine: WorkloadEngine) -> None:
+    def __init__(self, engine: WorkloadCore) -> None:
         self.store = engine.store
 
     def reconcile(self, key: Key, now: float) -> bool:

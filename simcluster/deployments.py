@@ -10,18 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from simcluster.jsoncopy import copy_json
 from simcluster.kubelet import TERMINAL_PHASES
-from simcluster.replicasets import PODS, REPLICA_SETS, spec_replicas, status_count
-from simcluster.resources import type_named
+from simcluster.replicasets import spec_replicas, status_count
 from simcluster.store import Obj, parse_rfc3339, rfc3339
-
-if TYPE_CHECKING:
-    from simcluster.engine import Key, WorkloadEngine
-
-DEPLOYMENTS = type_named("deployments", "apps")
+from simcluster.workload import DEPLOYMENTS, PODS, REPLICA_SETS, Key, WorkloadCore
 
 HASH_LABEL = "pod-template-hash"
 REVISION = "deployment.kubernetes.io/revision"
@@ -102,7 +97,7 @@ class DeploymentController:
 
     name = "deployments"
 
-    def __init__(self, engine: WorkloadEngine) -> None:
+    def __init__(self, engine: WorkloadCore) -> None:
         self.engine = engine
         self.store = engine.store
 

@@ -10,36 +10,27 @@ labels and an owner reference on the slice).
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from simcluster.kubelet import TERMINAL_PHASES, is_ready
-from simcluster.resources import type_named
 from simcluster.selectors import map_selector_matches
 from simcluster.store import Obj
+from simcluster.workload import (
+    ENDPOINT_SLICES,
+    ENDPOINTS,
+    MANAGED_BY,
+    MANAGED_BY_LABEL,
+    PODS,
+    SERVICE_NAME_LABEL,
+    SERVICES,
+    Key,
+    WorkloadCore,
+)
 
-if TYPE_CHECKING:
-    from simcluster.engine import Key, WorkloadEngine
-
-PODS = type_named("pods")
-SERVICES = type_named("services")
-ENDPOINTS = type_named("endpoints")
-ENDPOINT_SLICES = type_named("endpointslices", "discovery.k8s.io")
-
-SERVICE_NAME_LABEL = "kubernetes.io/service-name"
-MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
-MANAGED_BY = "endpointslice-controller.k8s.io"
 # Set by the real endpoints controller on the Endpoints it manages.
 SKIP_MIRROR_LABEL = "endpointslice.kubernetes.io/skip-mirror"
 
 PortSet = tuple[tuple[str, int, str], ...]  # (name, resolved target port, protocol)
-
-
-def managed_service(obj: Obj) -> str | None:
-    """The Service an EndpointSlice made by this controller belongs to."""
-    labels = (obj.get("metadata") or {}).get("labels") or {}
-    if labels.get(MANAGED_BY_LABEL) != MANAGED_BY:
-        return None
-    return labels.get(SERVICE_NAME_LABEL)
 
 
 def resolve_ports(service: Obj, pod: Obj) -> PortSet:
@@ -86,7 +77,7 @@ class EndpointsController:
 
     name = "endpoints"
 
-    def __init__(self, engine: WorkloadEngine) -> None:
+    def __init__(self, engine: WorkloadCore) -> None:
         self.engine = engine
         self.store = engine.store
         # True while this controller writes, so the engine does not requeue the

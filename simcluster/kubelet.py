@@ -12,15 +12,10 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from simcluster.resources import type_named
 from simcluster.store import Obj, parse_rfc3339, rfc3339
-
-if TYPE_CHECKING:
-    from simcluster.engine import Key, WorkloadEngine
-
-PODS = type_named("pods")
+from simcluster.workload import PODS, Key, WorkloadCore
 
 NODES: dict[str, str] = {
     "sim-node-1": "172.18.0.2",
@@ -81,7 +76,7 @@ class Kubelet:
 
     name = "kubelet"
 
-    def __init__(self, engine: WorkloadEngine) -> None:
+    def __init__(self, engine: WorkloadCore) -> None:
         self.engine = engine
         self.store = engine.store
         self.config = engine.config

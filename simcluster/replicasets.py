@@ -7,19 +7,13 @@ is decided here, following the real controller's choices.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from simcluster.jsoncopy import copy_json
 from simcluster.kubelet import TERMINAL_PHASES, is_ready
-from simcluster.resources import type_named
 from simcluster.selectors import map_selector_matches
 from simcluster.store import Obj, parse_rfc3339
-
-if TYPE_CHECKING:
-    from simcluster.engine import Key, WorkloadEngine
-
-PODS = type_named("pods")
-REPLICA_SETS = type_named("replicasets", "apps")
+from simcluster.workload import PODS, REPLICA_SETS, Key, WorkloadCore
 
 # Failed pods kept per ReplicaSet; older ones are deleted, as the pod GC would.
 FAILED_PODS_KEPT = 5
@@ -86,7 +80,7 @@ class ReplicaSetController:
 
     name = "replicasets"
 
-    def __init__(self, engine: WorkloadEngine) -> None:
+    def __init__(self, engine: WorkloadCore) -> None:
         self.engine = engine
         self.store = engine.store
 

@@ -32,6 +32,8 @@ class ResourceType:
     # Field selectors the real server accepts for this type beyond metadata.name/namespace.
     extra_fields: tuple[str, ...] = ()
     singular: str = field(default="")
+    # Serves the `scale` subresource (an autoscaling/v1 Scale of spec.replicas).
+    scalable: bool = False
     _hash: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -93,6 +95,18 @@ class ResourceType:
                     "verbs": ["get", "patch", "update"],
                 }
             )
+        if self.scalable:
+            entries.append(
+                {
+                    "name": f"{self.plural}/scale",
+                    "singularName": "",
+                    "namespaced": self.namespaced,
+                    "group": "autoscaling",
+                    "version": "v1",
+                    "kind": "Scale",
+                    "verbs": ["get", "patch", "update"],
+                }
+            )
         return entries
 
 
@@ -120,8 +134,12 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
     ResourceType("", "v1", "services", "Service", True, ("svc",), has_status=True),
     ResourceType("", "v1", "endpoints", "Endpoints", True, ("ep",), singular="endpoints"),
     ResourceType("", "v1", "events", "Event", True, ("ev",)),
-    ResourceType("apps", "v1", "deployments", "Deployment", True, ("deploy",), has_status=True),
-    ResourceType("apps", "v1", "replicasets", "ReplicaSet", True, ("rs",), has_status=True),
+    ResourceType(
+        "apps", "v1", "deployments", "Deployment", True, ("deploy",), has_status=True, scalable=True
+    ),
+    ResourceType(
+        "apps", "v1", "replicasets", "ReplicaSet", True, ("rs",), has_status=True, scalable=True
+    ),
     ResourceType("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", True),
     ResourceType(
         "networking.k8s.io", "v1", "ingresses", "Ingress", True, ("ing",), has_status=True

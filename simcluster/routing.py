@@ -59,6 +59,7 @@ def resolve(registry: Registry, path: str) -> Target:
     if (
         subresource is not None
         and not (subresource == "status" and rtype.has_status)
+        and not (subresource == "scale" and rtype.scalable)
         and not (rtype.kind == "Namespace" and subresource == "finalize")
     ):
         raise errors.path_not_found(path)

@@ -64,6 +64,19 @@ class Requirement:
         (bound,) = self.values
         return actual > int(bound) if op is Operator.GREATER_THAN else actual < int(bound)
 
+    def text(self) -> str:
+        """The requirement in selector syntax, as apimachinery's Requirement.String writes it."""
+        op = self.operator
+        if op is Operator.EXISTS:
+            return self.key
+        if op is Operator.DOES_NOT_EXIST:
+            return f"!{self.key}"
+        values = sorted(self.values)
+        if op in (Operator.IN, Operator.NOT_IN):
+            return f"{self.key} {op.value} ({','.join(values)})"
+        symbol = {Operator.GREATER_THAN: ">", Operator.LESS_THAN: "<"}.get(op, op.value)
+        return f"{self.key}{symbol}{''.join(values)}"
+
 
 @dataclass(frozen=True)
 class LabelSelector:
@@ -75,6 +88,13 @@ class LabelSelector:
         """True when every requirement holds for these labels (None means no labels)."""
         present = labels or {}
         return all(req.matches(present) for req in self.requirements)
+
+    def text(self) -> str:
+        """The selector string (`app=x,tier in (a,b)`), requirements sorted by key.
+
+        What a Scale's `status.selector` and `kubectl describe` show for a LabelSelector.
+        """
+        return ",".join(req.text() for req in sorted(self.requirements, key=lambda r: r.key))
 
 
 # Label keys and values, as apimachinery's util/validation checks them.

@@ -16,7 +16,7 @@ import orjson
 import yaml
 from aiohttp import web
 
-from simcluster import discovery, errors, patching, tables
+from simcluster import discovery, errors, patching, scale, tables
 from simcluster.faults import Faults
 from simcluster.listing import Lister, parse_int, parse_selection
 from simcluster.routing import Target, resolve
@@ -183,6 +183,8 @@ class ApiServer:
             verb = self._verb(request, target)
             raise errors.forbidden(rtype, verb, target.namespace, "simcluster-user")
         method = request.method
+        if target.subresource == "scale":
+            return await self._scale(request, target)
         if method == "GET":
             if target.name is None:
                 if truthy(request.query.get("watch")):
@@ -309,25 +311,27 @@ class ApiServer:
         )
         return json_response(updated)
 
-    def _patch(self, request: web.Request, target: Target, raw: bytes) -> web.Response:
+    def _patch_type(self, request: web.Request, accepted: tuple[str, ...]) -> str:
+        """The request's patch flavour; 415 naming the accepted ones if it is not among them."""
         content_type = request.headers.get("Content-Type", "").split(";")[0].strip()
+        if content_type not in accepted:
+            raise errors.ApiError(
+                415,
+                "UnsupportedMediaType",
+                f"the body of the request was in an unknown format - accepted "
+                f"media types include: {', '.join(accepted)}",
+            )
+        return content_type
+
+    def _patch(self, request: web.Request, target: Target, raw: bytes) -> web.Response:
         rtype = target.rtype
         assert target.name is not None
-        if content_type == STRATEGIC_PATCH and rtype.custom:
-            raise errors.ApiError(
-                415,
-                "UnsupportedMediaType",
-                f"the body of the request was in an unknown format - accepted "
-                f"media types include: {JSON_PATCH}, {MERGE_PATCH}, {APPLY_PATCH}",
-            )
-        if content_type not in (MERGE_PATCH, JSON_PATCH, STRATEGIC_PATCH, APPLY_PATCH):
-            raise errors.ApiError(
-                415,
-                "UnsupportedMediaType",
-                f"the body of the request was in an unknown format - accepted "
-                f"media types include: {JSON_PATCH}, {MERGE_PATCH}, "
-                f"{STRATEGIC_PATCH}, {APPLY_PATCH}",
-            )
+        content_type = self._patch_type(
+            request,
+            (JSON_PATCH, MERGE_PATCH, APPLY_PATCH)
+            if rtype.custom
+            else (JSON_PATCH, MERGE_PATCH, STRATEGIC_PATCH, APPLY_PATCH),
+        )
         patch = parse_body(raw, content_type)
         dry_run = self._dry_run(request.query)
         namespace = target.namespace or ""
@@ -366,6 +370,37 @@ class ApiServer:
                 dry_run=dry_run,
             )
         return json_response(updated)
+
+    async def _scale(self, request: web.Request, target: Target) -> web.Response:
+        """GET, PUT or PATCH a Deployment's or ReplicaSet's replicas as an autoscaling/v1 Scale."""
+        rtype, namespace, name = target.rtype, target.namespace or "", target.name
+        assert name is not None
+        if request.method == "GET":
+            return json_response(scale.scale_of(self.store.get(rtype, namespace, name)))
+        if request.method not in ("PUT", "PATCH"):
+            raise errors.ApiError(
+                405, "MethodNotAllowed", "the server does not allow this method on scale"
+            )
+        raw = await request.read()
+        dry_run = self._dry_run(request.query)
+        content_type = None
+        if request.method == "PATCH":
+            content_type = self._patch_type(request, (JSON_PATCH, MERGE_PATCH, STRATEGIC_PATCH))
+        body = parse_body(raw, content_type or "application/json")
+        with self.store.lock:
+            current = self.store.get(rtype, namespace, name)
+            if content_type is not None:
+                # Patched onto the current Scale, whose resourceVersion is current unless the
+                # patch sets one: then, as for a PUT, it is a precondition.
+                body = self._apply_patch(scale.SCALE, scale.scale_of(current), body, content_type)
+            replicas = scale.wanted_replicas(body, name)
+            wanted_rv = (body.get("metadata") or {}).get("resourceVersion")
+            if wanted_rv and wanted_rv != current["metadata"]["resourceVersion"]:
+                raise errors.conflict(rtype, name)
+            updated = self.store.update(
+                rtype, namespace, name, scale.with_replicas(current, replicas), dry_run=dry_run
+            )
+        return json_response(scale.scale_of(updated))
 
     def _apply_patch(self, rtype: Any, current: Obj, patch: Any, content_type: str) -> Any:
         try:
@@ -464,7 +499,10 @@ class ApiServer:
     # -- control endpoint --------------------------------------------------------
 
     async def handle_control(self, request: web.Request, path: str) -> web.Response:
-        """`GET /_simcluster/state`, `POST /_simcluster/faults/<action>` and CRD switches."""
+        """`GET /_simcluster/state`, `POST /_simcluster/faults/<action>`, CRD switches, churn.
+
+        `POST /_simcluster/churn {"rate": N}` steers a generated scenario's churn.
+        """
         if request.method == "GET" and path in ("", "/state"):
             return json_response(self.describe())
         if request.method != "POST":
@@ -489,6 +527,7 @@ class ApiServer:
                 str(args["resource"]), str(args.get("group", ""))
             ),
             "/faults/reset": lambda: self.faults.reset(),
+            "/churn": lambda: self.control.set_churn_rate(float(args["rate"])),
             "/gateway-api/install": lambda: self.control.install_gateway_api(),
             "/gateway-api/remove": lambda: self.control.remove_gateway_api(),
         }
@@ -509,4 +548,5 @@ class ApiServer:
             "openWatches": len(self.watches),
             "gatewayApi": self.store.registry.gateway_api_installed,
             "faults": self.faults.describe(),
+            "churn": self.control.churn_state() if self.control is not None else None,
         }

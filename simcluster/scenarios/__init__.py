@@ -10,11 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from simcluster.scenarios.base import Driver, Scenario
-from simcluster.scenarios.bulk import ChurnScenario, LargeScenario
+from simcluster.scenarios.bulk import ChurnScenario, LargeScenario, WideNamespaceScenario
 from simcluster.scenarios.demo import DemoScenario
 
 SCENARIOS: dict[str, type[Scenario]] = {
-    cls.name: cls for cls in (Scenario, DemoScenario, LargeScenario, ChurnScenario)
+    cls.name: cls
+    for cls in (Scenario, DemoScenario, LargeScenario, ChurnScenario, WideNamespaceScenario)
 }
 
 

@@ -14,7 +14,7 @@ import contextlib
 import dataclasses
 import logging
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from simcluster.scenarios.manifests import Manifest, apply, namespace
@@ -78,16 +78,15 @@ class Scenario:
         """The ongoing activity, if this scenario has any."""
         return None
 
-    async def drive(self, store: Store, engine: WorkloadEngine, stop: asyncio.Event) -> None:
-        """Tick the driver every `tick_s` until `stop` is set; a failing tick is logged."""
-        driver = self.driver(store, engine)
-        if driver is None:
-            await stop.wait()
-            return
+    async def drive(self, driver: Driver, clock: Callable[[], float], stop: asyncio.Event) -> None:
+        """Tick `driver` every `tick_s` until `stop` is set, then close it.
+
+        A failing tick is logged, and the next one tried.
+        """
         try:
             while not stop.is_set():
                 try:
-                    driver.tick(engine.clock())
+                    driver.tick(clock())
                 except Exception:
                     log.exception(
                         "scenario %s: drive tick failed; continuing with the next", self.name

@@ -13,22 +13,23 @@ from typing import Any
 
 from simcluster.resources import ResourceType, type_named
 from simcluster.store import Obj, Store
+from simcluster.workload import (
+    DEPLOYMENTS,
+    ENDPOINT_SLICES,
+    MANAGED_BY_LABEL,
+    NAMESPACES,
+    PODS,
+    SERVICE_NAME_LABEL,
+    SERVICES,
+)
 
 Manifest = tuple[ResourceType, Obj]
 
-NAMESPACES = type_named("namespaces")
-PODS = type_named("pods")
-SERVICES = type_named("services")
-DEPLOYMENTS = type_named("deployments", "apps")
-ENDPOINT_SLICES = type_named("endpointslices", "discovery.k8s.io")
 INGRESSES = type_named("ingresses", "networking.k8s.io")
 HTTP_ROUTES = type_named("httproutes", "gateway.networking.k8s.io")
 GATEWAYS = type_named("gateways", "gateway.networking.k8s.io")
 
 APP_LABEL = "app.kubernetes.io/name"
-# The label the EndpointSlice controller and every client use to tie a slice to its service.
-SERVICE_NAME_LABEL = "kubernetes.io/service-name"
-MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
 
 Labels = Mapping[str, str] | None
 

@@ -6,16 +6,11 @@ from collections.abc import Callable
 from typing import Any
 
 from simcluster.engine import EngineConfig, WorkloadEngine
-from simcluster.resources import type_named
 from simcluster.store import Obj, Store, WatchEvent
-
-NAMESPACES = type_named("namespaces")
-PODS = type_named("pods")
-SERVICES = type_named("services")
-ENDPOINTS = type_named("endpoints")
-ENDPOINT_SLICES = type_named("endpointslices", "discovery.k8s.io")
-DEPLOYMENTS = type_named("deployments", "apps")
-REPLICA_SETS = type_named("replicasets", "apps")
+from simcluster.workload import (
+    NAMESPACES,
+    PODS,
+)
 
 START = 1_700_000_000.0
 

@@ -649,3 +649,30 @@ def test_a_resumed_watch_replays_only_its_own_type_and_namespace(core, sim):
     assert {(e["object"]["kind"], e["object"]["metadata"]["name"]) for e in events} == {
         ("Service", "mine")
     }
+
+
+def test_the_churn_rate_of_a_generated_scenario_is_steered_over_http():
+    params = {"namespaces": 2, "services": 6, "pods": 24}
+    with SimCluster("large", params, engine_config=FAST_ENGINE) as sim:
+        state = orjson.loads(raw(sim, "GET", "/_simcluster/state").data)
+        assert state["churn"]["rate"] == 0.0
+        steered = raw(sim, "POST", "/_simcluster/churn", b'{"rate": 40}')
+        assert steered.status == 200
+        assert orjson.loads(steered.data)["churn"]["rate"] == 40.0
+        wait_for(
+            lambda: (
+                orjson.loads(raw(sim, "GET", "/_simcluster/state").data)["churn"]["observedRate"]
+                > 0
+            ),
+            timeout=30,
+            message="pod events from the churn",
+        )
+        assert raw(sim, "POST", "/_simcluster/churn", b'{"rate": -1}').status == 400
+        assert raw(sim, "POST", "/_simcluster/churn", b"{}").status == 400
+
+
+def test_a_scenario_without_churn_refuses_a_rate(sim):
+    assert orjson.loads(raw(sim, "GET", "/_simcluster/state").data)["churn"] is None
+    refused = raw(sim, "POST", "/_simcluster/churn", b'{"rate": 10}')
+    assert refused.status == 400
+    assert "no churn rate to steer" in orjson.loads(refused.data)["message"]

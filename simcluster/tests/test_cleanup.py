@@ -1,4 +1,11 @@
 from simcluster.tests.engine_world import (
+    World,
+    deployment_body,
+    is_terminating,
+    pod_body,
+    service_body,
+)
+from simcluster.workload import (
     DEPLOYMENTS,
     ENDPOINT_SLICES,
     ENDPOINTS,
@@ -6,11 +13,6 @@ from simcluster.tests.engine_world import (
     PODS,
     REPLICA_SETS,
     SERVICES,
-    World,
-    deployment_body,
-    is_terminating,
-    pod_body,
-    service_body,
 )
 
 

@@ -8,15 +8,8 @@ from simcluster.deployments import (
     scaled_value,
 )
 from simcluster.store import WatchEvent
-from simcluster.tests.engine_world import (
-    DEPLOYMENTS,
-    PODS,
-    REPLICA_SETS,
-    World,
-    deployment_body,
-    is_ready,
-    is_terminating,
-)
+from simcluster.tests.engine_world import World, deployment_body, is_ready, is_terminating
+from simcluster.workload import DEPLOYMENTS, PODS, REPLICA_SETS
 
 
 def rollout_status(world: World, name: str = "web") -> str:

@@ -1,13 +1,6 @@
 from simcluster.endpoints import MANAGED_BY, resolve_ports
-from simcluster.tests.engine_world import (
-    ENDPOINT_SLICES,
-    ENDPOINTS,
-    PODS,
-    SERVICES,
-    World,
-    pod_body,
-    service_body,
-)
+from simcluster.tests.engine_world import World, pod_body, service_body
+from simcluster.workload import ENDPOINT_SLICES, ENDPOINTS, PODS, SERVICES
 
 SLOW_READY = {"simcluster.io/start-delay-ms": "100", "simcluster.io/ready-delay-ms": "5000"}
 

@@ -2,16 +2,8 @@ import asyncio
 
 from simcluster.engine import EngineConfig, WorkloadEngine
 from simcluster.store import WatchEvent
-from simcluster.tests.engine_world import (
-    DEPLOYMENTS,
-    PODS,
-    SERVICES,
-    World,
-    deployment_body,
-    is_ready,
-    pod_body,
-    service_body,
-)
+from simcluster.tests.engine_world import World, deployment_body, is_ready, pod_body, service_body
+from simcluster.workload import DEPLOYMENTS, PODS, SERVICES
 
 INSTANT = {"simcluster.io/start-delay-ms": "0", "simcluster.io/ready-delay-ms": "0"}
 

@@ -145,3 +145,26 @@ def test_apply_deployment_service_and_route_then_rollout_and_delete(sim, kubectl
     kubectl("delete", "-f", str(manifest), "--timeout=60s")
     wait_for(lambda: not sim.list("pods", "default"), timeout=30, message="pods collected")
     assert not sim.list("deployments", "default", group="apps")
+
+
+def test_scale_patches_the_scale_subresource_and_the_pods_follow(sim, kubectl, tmp_path):
+    manifest = tmp_path / "app.yaml"
+    manifest.write_text(MANIFEST)
+    kubectl("apply", "-f", str(manifest))
+    kubectl("rollout", "status", "deployment/web", "--timeout=60s")
+    assert "deployment.apps/web scaled" in kubectl("scale", "deployment/web", "--replicas=5")
+    assert sim.get("deployments", "default", "web", group="apps")["spec"]["replicas"] == 5
+    wait_for(
+        lambda: kubectl("get", "pods", "-l", "app=web", "--no-headers").count("Running") == 5,
+        timeout=30,
+        message="5 running pods in kubectl",
+    )
+    kubectl("rollout", "status", "deployment/web", "--timeout=60s")
+    # With a precondition kubectl reads the Scale, checks it, then PUTs it back.
+    scaled = kubectl("scale", "deployment/web", "--current-replicas=5", "--replicas=3")
+    assert "deployment.apps/web scaled" in scaled
+    wait_for(
+        lambda: kubectl("get", "pods", "-l", "app=web", "--no-headers").count("Running") == 3,
+        timeout=30,
+        message="3 running pods in kubectl",
+    )

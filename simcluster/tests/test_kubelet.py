@@ -3,7 +3,8 @@ import json
 from kubernetes import client as k8s
 
 from simcluster.kubelet import NODES, image_id
-from simcluster.tests.engine_world import PODS, World, is_ready, is_terminating, pod_body
+from simcluster.tests.engine_world import World, is_ready, is_terminating, pod_body
+from simcluster.workload import PODS
 
 EXACT = {"simcluster.io/start-delay-ms": "1000", "simcluster.io/ready-delay-ms": "2000"}
 

@@ -1,12 +1,6 @@
 from simcluster.replicasets import FAILED_PODS_KEPT
-from simcluster.tests.engine_world import (
-    PODS,
-    REPLICA_SETS,
-    World,
-    container,
-    is_ready,
-    is_terminating,
-)
+from simcluster.tests.engine_world import World, container, is_ready, is_terminating
+from simcluster.workload import PODS, REPLICA_SETS
 
 
 def replica_set_body(replicas: int, annotations: dict[str, str] | None = None) -> dict:

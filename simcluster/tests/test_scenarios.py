@@ -8,7 +8,8 @@ from simcluster.kubelet import is_ready
 from simcluster.resources import Registry, type_named
 from simcluster.scenarios import SCENARIOS, get_scenario
 from simcluster.scenarios.actions import RESTARTED_AT
-from simcluster.scenarios.bulk import ChurnDriver, spread
+from simcluster.scenarios.bulk import spread
+from simcluster.scenarios.churn import ChurnDriver
 from simcluster.scenarios.demo import ROTATION, SCALED
 from simcluster.scenarios.manifests import SERVICE_NAME_LABEL
 from simcluster.store import Obj, Store
@@ -70,18 +71,21 @@ def service_exists(cluster: Cluster, namespace: str, name: str) -> bool:
 # -- registry and parameters ------------------------------------------------------------
 
 
-def test_the_registry_names_the_empty_demo_large_and_churn_scenarios():
-    assert sorted(SCENARIOS) == ["churn", "demo", "empty", "large"]
+def test_the_registry_names_every_scenario():
+    assert sorted(SCENARIOS) == ["churn", "demo", "empty", "large", "wide-namespace"]
     assert {name: get_scenario(name).name for name in SCENARIOS} == {
         "churn": "churn",
         "demo": "demo",
         "empty": "empty",
         "large": "large",
+        "wide-namespace": "wide-namespace",
     }
 
 
 def test_an_unknown_scenario_is_refused_with_the_known_names():
-    with pytest.raises(ValueError, match="'huge'; choose one of: churn, demo, empty, large"):
+    with pytest.raises(
+        ValueError, match="'huge'; choose one of: churn, demo, empty, large, wide-namespace"
+    ):
         get_scenario("huge")
 
 
@@ -100,7 +104,7 @@ def test_an_unknown_parameter_is_refused_with_the_accepted_ones():
     with pytest.raises(
         ValueError,
         match="unknown parameter nodes for scenario 'large' "
-        r"\(it accepts: ingress, namespaces, pods, services\)",
+        r"\(it accepts: ingress, namespaces, pods, random_seed, rate, scale_share, services\)",
     ):
         get_scenario("large", nodes="3")
     with pytest.raises(ValueError, match="it accepts: no parameters"):
@@ -392,12 +396,132 @@ def test_a_closed_churn_driver_stops_counting_pod_events():
     assert driver.observed_rate(cluster.clock.now) == 0.0
 
 
-@pytest.mark.parametrize("name", ["empty", "demo", "churn"])
+def test_the_empty_scenario_has_no_driver():
+    cluster = Cluster("empty")
+    assert cluster.scenario.driver(cluster.store, cluster.engine) is None
+
+
+@pytest.mark.parametrize("name", ["demo", "churn", "large"])
 async def test_drive_returns_once_stop_is_set(name):
-    cluster = Cluster(name, **(SMALL if name == "churn" else {}))
+    cluster = Cluster(name, **(SMALL if name != "demo" else {}))
     stop = asyncio.Event()
-    task = asyncio.create_task(cluster.scenario.drive(cluster.store, cluster.engine, stop))
+    driver = cluster.scenario.driver(cluster.store, cluster.engine)
+    task = asyncio.create_task(cluster.scenario.drive(driver, cluster.clock, stop))
     await asyncio.sleep(0)
     stop.set()
     await asyncio.wait_for(task, 1.0)
     assert task.done() and task.exception() is None
+
+
+# -- wide-namespace ------------------------------------------------------------------------
+
+HTTP_GATEWAYS = type_named("gateways", "gateway.networking.k8s.io")
+WIDE = {"pods": "30", "services": "5"}
+
+
+def test_wide_namespace_settles_its_pods_in_one_namespace_behind_an_ingress_and_a_route():
+    cluster = Cluster("wide-namespace", **WIDE)
+    assert cluster.names(NAMESPACES) == ["default", "kube-system", "wide"]
+    services = [f"app-0{i}" for i in range(1, 6)]
+    assert cluster.names(SERVICES, "wide") == services
+    pods = cluster.store.list(PODS)[1]
+    assert len(pods) == 30
+    assert all(p["metadata"]["namespace"] == "wide" for p in pods)
+    assert all(p["status"]["phase"] == "Running" and is_ready(p) for p in pods)
+    for name in services:
+        assert len(cluster.selected_pods("wide", name)) == 6
+        (slice_,) = [
+            s
+            for s in cluster.store.list(ENDPOINT_SLICES, "wide")[1]
+            if s["metadata"]["labels"][SERVICE_NAME_LABEL] == name
+        ]
+        assert sum(e["conditions"]["ready"] for e in slice_["endpoints"]) == 6
+    ingress = cluster.get(INGRESSES, "wide", "wide-web")
+    paths = ingress["spec"]["rules"][0]["http"]["paths"]
+    assert [p["backend"]["service"]["name"] for p in paths] == services[:3]
+    route = cluster.get(HTTP_ROUTES, "wide", "wide-api")
+    assert route["spec"]["parentRefs"] == [{"name": "wide", "namespace": "wide"}]
+    assert [r["backendRefs"][0]["name"] for r in route["spec"]["rules"]] == services[3:]
+    assert cluster.names(HTTP_GATEWAYS, "wide") == ["wide"]
+
+
+def test_wide_namespace_with_one_service_routes_it_both_ways_or_by_ingress_alone():
+    cluster = Cluster("wide-namespace", pods="2", services="1")
+    route = cluster.get(HTTP_ROUTES, "wide", "wide-api")
+    assert [r["backendRefs"][0]["name"] for r in route["spec"]["rules"]] == ["app-01"]
+    without = Cluster("wide-namespace", gateway_api=False, pods="2", services="1")
+    assert without.names(INGRESSES) == ["wide-web"]
+    assert len(without.store.list(PODS)[1]) == 2
+
+
+def test_wide_namespace_is_one_namespace_with_routes_whatever_the_parameters():
+    for fixed in ("namespaces", "ingress"):
+        with pytest.raises(ValueError, match=f"unknown parameter {fixed}"):
+            get_scenario("wide-namespace", **{fixed: "2" if fixed == "namespaces" else "no"})
+
+
+# -- steering the churn ----------------------------------------------------------------------
+
+
+def pod_event_counter(cluster: Cluster) -> list[float]:
+    stamps: list[float] = []
+    cluster.store.add_listener(
+        lambda e: stamps.append(cluster.clock.now) if e.rtype == PODS else None
+    )
+    return stamps
+
+
+def test_large_holds_still_until_a_churn_rate_is_set_and_again_after_zero():
+    cluster = Cluster("large", namespaces="2", services="8", pods="40")
+    driver = cluster.scenario.driver(cluster.store, cluster.engine)
+    stamps = pod_event_counter(cluster)
+    cluster.run(3.0, driver=driver)
+    assert stamps == []
+    driver.set_rate(120)
+    start = cluster.clock.now
+    cluster.run(8.0, driver=driver)
+    measured = [s for s in stamps if s > start + 3.0]
+    assert 0.8 * 120 <= len(measured) / 5.0 <= 1.2 * 120
+    driver.set_rate(0)
+    cluster.run(5.0, driver=driver)  # rollouts under way finish
+    quiet = cluster.clock.now
+    cluster.run(3.0, driver=driver)
+    assert [s for s in stamps if s > quiet] == []
+    driver.close()
+
+
+def test_a_scale_share_of_zero_churns_by_rolling_updates_only():
+    cluster = Cluster("wide-namespace", pods="40", services="4", rate="100", scale_share="0")
+    driver = cluster.scenario.driver(cluster.store, cluster.engine)
+    cluster.run(8.0, driver=driver)
+    deployments = cluster.store.list(DEPLOYMENTS, "wide")[1]
+    assert [d["spec"]["replicas"] for d in deployments] == [10, 10, 10, 10]
+    assert any(
+        RESTARTED_AT in d["spec"]["template"]["metadata"]["annotations"] for d in deployments
+    )
+    driver.close()
+
+
+def test_the_churn_driver_keeps_one_window_of_stamps_while_nobody_asks_the_rate():
+    cluster = Cluster("large", **SMALL)
+    driver = cluster.scenario.driver(cluster.store, cluster.engine)
+    for i in range(50):
+        cluster.clock.now += 0.5
+        cluster.store.create(
+            PODS,
+            "team-01",
+            {
+                "metadata": {"name": f"extra-{i}"},
+                "spec": {"containers": [{"name": "app", "image": "nginx:1.27"}]},
+            },
+        )
+    assert len(driver.events) <= 2
+    driver.close()
+
+
+def test_a_negative_churn_rate_is_refused():
+    cluster = Cluster("large", **SMALL)
+    driver = cluster.scenario.driver(cluster.store, cluster.engine)
+    with pytest.raises(ValueError, match="rate must not be negative"):
+        driver.set_rate(-1)
+    driver.close()
