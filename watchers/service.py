@@ -238,12 +238,19 @@ class WatcherService:
         metrics.SKIPPED.set(self.pipeline.state.skipped)
 
     def _next_wake(self, now: float, last_heartbeat: float) -> float:
-        candidates = [last_heartbeat + self.options.heartbeat_s, now + 1.0]
-        deadline = self.pipeline.next_deadline()
-        if deadline is not None:
-            candidates.append(deadline)
+        # Only work the loop can do now may bring the wake-up forward: before every informer
+        # listed, before the first epoch or while backing off, a flush or heartbeat already
+        # due would otherwise wake it at once, again and again (it spun through the whole
+        # initial list, taking the GIL from the informer threads parsing it).
+        candidates = [now + 1.0]
         if self._retry_at > now:
             candidates.append(self._retry_at)
+        elif self.informers_settled():
+            if not self._needs_epoch:
+                candidates.append(last_heartbeat + self.options.heartbeat_s)
+            deadline = self.pipeline.next_deadline()
+            if deadline is not None:
+                candidates.append(deadline)
         return max(0.0, min(candidates) - now)
 
     async def _sleep(self, stop: asyncio.Event, delay: float) -> None:
