@@ -24,6 +24,7 @@ from typing import Any
 from kubernetes import client as k8s
 
 from watchers import metrics
+from watchers.heap import HeapGuard
 from watchers.kube.client import gateway_api_available
 from watchers.kube.informer import Informer, InformerConfig
 from watchers.kube.listener import LoopListener
@@ -55,6 +56,12 @@ class ServiceOptions:
     each hand-over costs a loop wake-up: at 300 events/s, one per event cost more CPU than
     parsing them."""
     informer: InformerConfig | None = None
+    manage_gc: bool = True
+    """Keep the cyclic garbage collector off the picture (watchers/heap.py): off while the
+    first picture is built, then frozen after it and after every full collection."""
+    gc_hold_max_s: float = 120.0
+    """The collector is back on after this long even if the first picture is not built yet
+    (the API server unreachable at start): retries' garbage must not pile up meanwhile."""
 
 
 class WatcherService:
@@ -85,6 +92,7 @@ class WatcherService:
         self._listener: LoopListener | None = None
         self._sleep_until = 0.0
         self._settled = False
+        self._heap = HeapGuard()
 
     # -- InformerListener (called on the loop by LoopListener) ----------------------
 
@@ -132,6 +140,8 @@ class WatcherService:
         """Watch and publish until `stop` is set; never returns early on an outage."""
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
+        if self.options.manage_gc:
+            self._heap.hold()
         listener = self._listener = LoopListener(self._loop, self, self._batch_delay())
         self._collector = metrics.register_informers(
             lambda: [i.health() for i in list(self.informers.values())]
@@ -160,6 +170,7 @@ class WatcherService:
             await asyncio.gather(*(asyncio.to_thread(i.stop) for i in self.informers.values()))
             metrics.unregister(self._collector)
             metrics.READY.set(0)
+            self._heap.close()
             log.info("watcher stopped")
 
     def _start_informer(self, resource: Resource, listener: LoopListener) -> None:
@@ -219,8 +230,11 @@ class WatcherService:
     async def _main_loop(self, stop: asyncio.Event) -> None:
         assert self._loop is not None and self._wake is not None
         last_heartbeat = 0.0
+        hold_until = self._loop.time() + self.options.gc_hold_max_s
         while not stop.is_set():
             now = self._loop.time()
+            if now >= hold_until:
+                self._heap.settle()
             if self.informers_settled() and now >= self._retry_at:
                 await self._publish_due(now)
                 heartbeat_due = now - last_heartbeat >= self.options.heartbeat_s
@@ -272,6 +286,7 @@ class WatcherService:
                 self._needs_epoch = False
                 self.ready = True
                 metrics.READY.set(1)
+            self._heap.settle()  # the first picture is built, published or not
             return
         flushes = self.pipeline.flush(now)
         if flushes and not await self._attempt(self.publisher.publish(flushes)):
