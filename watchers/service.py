@@ -159,6 +159,7 @@ class WatcherService:
                 self._every(self.options.settings_poll_s, stop, self._poll_settings),
                 name="settings-poll",
             ),
+            asyncio.create_task(self._wake_on(stop), name="stop-wakes-the-loop"),
         ]
         try:
             await self._check_gateway(listener)
@@ -244,7 +245,7 @@ class WatcherService:
                     self._update_gauges()
             delay = self._next_wake(now, last_heartbeat)
             self._sleep_until = now + delay
-            await self._sleep(stop, delay)
+            await self._sleep(delay)
 
     def _update_gauges(self) -> None:
         for kind, count in self.pipeline.state.counts().items():
@@ -267,15 +268,22 @@ class WatcherService:
                 candidates.append(deadline)
         return max(0.0, min(candidates) - now)
 
-    async def _sleep(self, stop: asyncio.Event, delay: float) -> None:
+    async def _wake_on(self, stop: asyncio.Event) -> None:
+        await stop.wait()
         assert self._wake is not None
-        self._wake.clear()
-        waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]
+        self._wake.set()
+
+    async def _sleep(self, delay: float) -> None:
+        # One future and one timer a turn: waiting on `stop` and the wake-up together made
+        # two tasks and asyncio.wait's machinery on every turn, most of the loop's idle cost.
+        assert self._wake is not None and self._loop is not None
+        wake = self._wake
+        wake.clear()
+        timer = self._loop.call_later(delay, wake.set)
         try:
-            await asyncio.wait(waiters, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+            await wake.wait()
         finally:
-            for waiter in waiters:
-                waiter.cancel()
+            timer.cancel()
 
     async def _publish_due(self, now: float) -> None:
         assert self._listener is not None
