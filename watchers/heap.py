@@ -16,6 +16,13 @@ walks only what arrived since the last one. Frozen objects are still freed by re
 counting when dropped; only a reference cycle that was alive at a freeze and is dropped later
 waits until the last watcher in the process closes (`close` unfreezes everything).
 
+Churn alone seldom sets off a collection: CPython counts allocations minus deallocations,
+and a pod event allocates about what it frees (the pod's new version, its old one). The
+survivors still pile up unfrozen, and the collection that finally comes walks all of them
+(0.2 s of CPU after 15,000 pod events at 100,000 pods). So `tick` runs a full collection
+every PERIOD_S: each walks only the last period's survivors (~50,000 objects, a few ms, at
+2,000 pod events/s).
+
 Process-wide state, shared by every watcher in the process (tests run several; leader
 election runs one per term): the collector stays off while any of them is building its
 first picture, and freezing stops when the last one closes.
@@ -26,6 +33,8 @@ from __future__ import annotations
 import gc
 import threading
 from typing import Any
+
+PERIOD_S = 1.0
 
 _lock = threading.Lock()
 _holding = 0  # guards building their first picture
@@ -45,6 +54,7 @@ class HeapGuard:
 
     def __init__(self) -> None:
         self._state = "new"  # new → holding → settled → closed
+        self._collected_at = 0.0
 
     @property
     def holding(self) -> bool:
@@ -72,11 +82,22 @@ class HeapGuard:
             _holding -= 1
             if _holding == 0:
                 gc.freeze()
+                # A full collection now walks nothing, and restarts the count that spaces full
+                # collections from what is left unfrozen (none) instead of from the picture:
+                # else the first one after the freeze waits for a quarter of the picture's
+                # size of new objects and walks them all at once (160 ms at 100,000 pods).
+                gc.collect()
                 if _freeze_after_full_collection not in gc.callbacks:
                     gc.callbacks.append(_freeze_after_full_collection)
                 if _enabled_before:
                     gc.enable()
         self._state = "settled"
+
+    def tick(self, now: float) -> None:
+        """Collect (and so freeze) what the last PERIOD_S left; `now` from a monotonic clock."""
+        if self._state == "settled" and now - self._collected_at >= PERIOD_S and gc.isenabled():
+            self._collected_at = now
+            gc.collect()
 
     def close(self) -> None:
         """This watcher stopped; the last one out unfreezes, so its picture can be freed."""

@@ -243,6 +243,7 @@ class WatcherService:
                     await self._attempt(self.publisher.heartbeat(self.cluster_status()))
                     last_heartbeat = now
                     self._update_gauges()
+            self._heap.tick(now)
             delay = self._next_wake(now, last_heartbeat)
             self._sleep_until = now + delay
             await self._sleep(delay)

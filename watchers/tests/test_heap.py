@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from watchers.heap import HeapGuard
+from watchers.heap import PERIOD_S, HeapGuard
 
 
 @pytest.fixture(autouse=True)
@@ -88,3 +88,19 @@ def test_a_guard_closed_without_settling_gives_the_collector_back():
     guard.close()
     assert gc.isenabled()
     assert gc.get_freeze_count() == 0
+
+
+def test_tick_collects_and_freezes_what_the_last_period_left():
+    """Churn allocates about what it frees, so CPython seldom collects on its own while the
+    unfrozen survivors pile up; a tick collects them every PERIOD_S."""
+    guard = HeapGuard()
+    guard.hold()
+    guard.settle()
+    guard.tick(100.0)
+    before = gc.get_freeze_count()
+    kept = picture()
+    guard.tick(100.0 + PERIOD_S / 2)
+    assert gc.get_freeze_count() == before  # not yet a period
+    guard.tick(100.0 + PERIOD_S)
+    assert gc.get_freeze_count() >= before + len(kept)
+    guard.close()
