@@ -464,6 +464,8 @@ def measure_large(
         results = ctx.Queue()
         done = ctx.Event()
         watcher = _spawn(watcher_process, str(kubeconfig), redis_url, 3.0, results, done)
+        # A bare client on the same stream says what the API delivered during the burst.
+        bare = _spawn(bare_process, str(kubeconfig), 0.0, results, done) if burst_rate else None
         latencies = []
         if burst_rate:
 
@@ -488,31 +490,42 @@ def measure_large(
                 )
             )
             burst["to"] = time.time()
-            set_churn_rate(url, 0)
         done.set()
-        _, got = results.get(timeout=READY_TIMEOUT_S)
-        watcher.join()
+        # The bare loop ends at its next event: the churn goes on until it has.
+        got = dict(results.get(timeout=READY_TIMEOUT_S) for _ in range(1 + bool(bare)))
+        if burst_rate:
+            set_churn_rate(url, 0)
+        for process in (watcher, bare):
+            if process is not None:
+                process.join()
     result = {
         "large_pods": params["pods"],
-        "b_first_snapshot_s": round(got["first_snapshot_s"], 2),
-        "b_rss_mb_at_first_snapshot": round(got["rss_mb"], 1),
-        "b_rss_mb_at_the_end": round(got["rss_mb_end"], 1),
-        "b_namespaces": got["namespaces"],
+        "b_first_snapshot_s": round(got["watcher"]["first_snapshot_s"], 2),
+        "b_rss_mb_at_first_snapshot": round(got["watcher"]["rss_mb"], 1),
+        "b_rss_mb_at_the_end": round(got["watcher"]["rss_mb_end"], 1),
+        "b_namespaces": got["watcher"]["namespaces"],
     }
     if burst_rate:
-        inside = [s for s in got["samples"] if burst["from"] <= s[0] <= burst["to"]]
-        events = inside[-1][1] - inside[0][1] if len(inside) > 1 else 0
-        span = inside[-1][0] - inside[0][0] if len(inside) > 1 else 0.0
+        window = burst["from"], burst["to"]
         result.update(
             {
                 "e_burst_target_pod_events_per_s": burst_rate,
                 "e_burst_pod_events_per_s_produced": round(statistics.mean(produced or [0])),
-                "e_burst_pod_events_per_s_seen": round(events / span) if span else 0,
+                "e_burst_pod_events_per_s_bare_client": events_per_s(got["bare"], *window),
+                "e_burst_pod_events_per_s_seen": events_per_s(got["watcher"], *window),
                 "e_burst_s": round(burst["to"] - burst["from"], 1),
                 **latency_figures("e_burst", latencies),
             }
         )
     return result
+
+
+def events_per_s(got: dict, start: float, stop: float) -> int:
+    """Pod events a second a contender received between two wall-clock times."""
+    inside = [s for s in got["samples"] if start <= s[0] <= stop]
+    if len(inside) < 2:
+        return 0
+    return round((inside[-1][1] - inside[0][1]) / (inside[-1][0] - inside[0][0]))
 
 
 def measure(args: argparse.Namespace) -> dict:
