@@ -20,7 +20,7 @@ from constellation import protocol
 from watchers.churn import ChurnConfig, ChurnMonitor, PodSmoothing
 from watchers.debounce import Debouncer
 from watchers.diff import NamespaceDiffer
-from watchers.kobjects import as_dict, metadata, service_selector
+from watchers.kobjects import as_dict, metadata, service_selector, status
 from watchers.state import ClusterState
 from watchers.topology import BuildMemo, NamespaceObjects, TopologyConfig, build_namespace
 
@@ -81,6 +81,9 @@ class Pipeline:
         # ADDED or DELETED counts against; parsing every selector on every pod event was most
         # of the cost of ingesting a list. Dropped when a Service there changes.
         self._selectors: dict[str, list[tuple[str, tuple[tuple[str, str], ...]]]] = {}
+        # namespace → its Pending pods by name, kept as pods are stored: the pending grace only
+        # looks at those, and finding them on every flush walked every pod of the namespace.
+        self._pending: dict[str, dict[str, dict[str, Any]]] = {}
 
     # -- input -------------------------------------------------------------------
 
@@ -106,10 +109,22 @@ class Pipeline:
         if namespace is None:
             return
         self.debouncer.mark(namespace, now)
-        if kind == "Service":
+        if kind == "Pod":
+            self._track_pending(namespace, meta.get("name"))
+        elif kind == "Service":
             self._selectors.pop(namespace, None)
             for dependent in self._dependents.get(namespace, ()):
                 self.debouncer.mark(dependent, now)
+
+    def _track_pending(self, namespace: str, name: Any) -> None:
+        pod = self.state.get("Pod", namespace, name) if isinstance(name, str) else None
+        pending = self._pending.get(namespace)
+        if pod is not None and status(pod).get("phase") == "Pending":
+            if pending is None:
+                pending = self._pending[namespace] = {}
+            pending[name] = pod
+        elif pending is not None and pending.pop(name, None) is not None and not pending:
+            del self._pending[namespace]
 
     def _pod_lifecycle(self, event_type: str, obj: dict, meta: dict, now: float) -> None:
         namespace, name = meta.get("namespace"), meta.get("name")
@@ -145,6 +160,8 @@ class Pipeline:
         """A resource's API went away (CRD removed): its objects leave the picture."""
         if kind == "Service":
             self._selectors.clear()
+        elif kind == "Pod":
+            self._pending.clear()
         for namespace in self.state.clear_kind(kind):
             self.debouncer.mark(namespace, now)
 
@@ -205,7 +222,9 @@ class Pipeline:
         objs = self.state.namespace_objects(namespace)
         ghosts = self.smoothing.lingering(namespace, now, live=objs.pods.keys())
         pods = {**ghosts, **objs.pods} if ghosts else objs.pods
-        hidden = self.smoothing.hidden_pods(namespace, objs.pods, now)
+        # Pods not Pending only ever leave the smoothing's sightings: passing the Pending ones
+        # alone hides the same pods.
+        hidden = self.smoothing.hidden_pods(namespace, self._pending.get(namespace, {}), now)
         objs = NamespaceObjects(
             objs.namespace,
             pods,

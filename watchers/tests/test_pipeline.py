@@ -1,6 +1,7 @@
 from watchers.churn import ChurnConfig
 from watchers.pipeline import Pipeline, WatcherConfig
 from watchers.prune import prune
+from watchers.tests.world import node_ids
 from watchers.topology import TopologyConfig
 
 CALM = ChurnConfig(debounce_ms=500, max_wait_ms=2000, pending_grace_ms=0, terminating_linger_ms=0)
@@ -187,3 +188,26 @@ def test_pod_churn_counts_against_the_services_that_select_the_pods_now():
         p.ingest("Pod", "ADDED", pod(f"web-x{i}"), 1.0 + i * 0.01)
     warning = next(m for f in p.flush(2.0) for m in f.messages if m["type"] == "HighChurnWarning")
     assert warning["affected_services"] == ["Service/shop/api"]
+
+
+def pending(name: str) -> dict:
+    starting = pod(name)
+    return {**starting, "status": {**starting["status"], "phase": "Pending"}}
+
+
+def test_a_young_pending_pod_is_hidden_until_it_runs():
+    graceful = ChurnConfig(
+        debounce_ms=100, max_wait_ms=200, pending_grace_ms=5000, terminating_linger_ms=0
+    )
+    p = pipeline(WatcherConfig(churn=graceful))
+    p.ingest("Pod", "ADDED", pending("web-new"), 10.0)
+    p.flush(10.5)
+    assert "Pod/shop/web-new" not in node_ids(p.trees["shop"])
+    p.ingest("Pod", "MODIFIED", pod("web-new"), 11.0)  # Running well within the grace
+    p.flush(11.5)
+    assert "Pod/shop/web-new" in node_ids(p.trees["shop"])
+    p.ingest("Pod", "ADDED", pending("web-gone"), 12.0)
+    p.ingest("Pod", "DELETED", pending("web-gone"), 12.1)
+    p.flush(12.5)
+    assert "Pod/shop/web-gone" not in node_ids(p.trees["shop"])
+    assert p.smoothing.next_deadline("shop") is None  # nothing left to reveal
