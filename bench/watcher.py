@@ -146,6 +146,8 @@ def watcher_process(
             await asyncio.sleep(0.01)
         first_snapshot_s = time.perf_counter() - started
         rss_at_snapshot = rss_mb()
+        # A relist or a failure on the way to the first snapshot explains a slow one.
+        pods_at_snapshot = service.informers["Pod"].health()
         clock.running = stages
         samples = []
         end = time.monotonic() + duration_s
@@ -178,6 +180,11 @@ def watcher_process(
             "samples": samples,
             "full_snapshot_bytes": full,
             "namespaces": len(service.pipeline.trees),
+            "pods_at_snapshot": {
+                "relists": pods_at_snapshot.relists,
+                "watch_restarts": pods_at_snapshot.watch_restarts,
+                "last_error": pods_at_snapshot.last_error,
+            },
         }
 
     results.put(("watcher", asyncio.run(run())))
@@ -504,6 +511,7 @@ def measure_large(
         "b_rss_mb_at_first_snapshot": round(got["watcher"]["rss_mb"], 1),
         "b_rss_mb_at_the_end": round(got["watcher"]["rss_mb_end"], 1),
         "b_namespaces": got["watcher"]["namespaces"],
+        "b_pod_informer_at_first_snapshot": got["watcher"]["pods_at_snapshot"],
     }
     if burst_rate:
         window = burst["from"], burst["to"]
