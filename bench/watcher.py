@@ -45,6 +45,7 @@ SAMPLE_S = 0.1
 WATCHER_SAMPLE_S = 1.0
 READY_TIMEOUT_S = 900.0  # seeding and listing 100,000 pods on a busy 2-core machine
 PROBE_TIMEOUT_S = 10.0  # a probe's message later than this is lost
+SNAPSHOT_PREFIX = "bench:snapshot"
 BURST_RAMP_S = 3.0  # simcluster's churn reaches a new rate within its warm-up
 
 
@@ -135,7 +136,7 @@ def watcher_process(
         return next(s.value for s in samples if s.name.endswith(("_total", "_count")))
 
     async def run() -> dict:
-        snapshots = RedisSnapshotStore(redis_url, prefix="bench:snapshot")
+        snapshots = RedisSnapshotStore(redis_url, prefix=SNAPSHOT_PREFIX)
         service = WatcherService(
             load_api_client(kubeconfig), Publisher(snapshots, get_channel_layer())
         )
@@ -278,7 +279,7 @@ async def latency_probe(
         )
     setup_django(redis_url)
     layer = get_channel_layer()  # the one the watcher publishes to
-    snapshots = RedisSnapshotStore(redis_url, prefix="bench:snapshot")
+    snapshots = RedisSnapshotStore(redis_url, prefix=SNAPSHOT_PREFIX)
     channel = await layer.new_channel()
     await layer.group_add(protocol.namespace_group("probe"), channel)
     # A new epoch (after a failed publish) carries no per-namespace message; like a web
@@ -383,6 +384,20 @@ def simcluster(scenario: str, params: dict) -> Iterator[tuple[Path, str]]:
         sim.wait(30)
 
 
+def clear_snapshot(redis_url: str) -> None:
+    """Drop the last run's snapshot: the probes would find their pod in it and start before
+    this run's watcher has published anything (a burst then overran its first list)."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        keys = list(client.scan_iter(f"{SNAPSHOT_PREFIX}:*"))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
 def _spawn(target, *args) -> multiprocessing.Process:
     process = multiprocessing.get_context("spawn").Process(target=target, args=args)
     process.start()
@@ -402,6 +417,7 @@ def measure_churn(
     side over the same window of the same stream, and latency probes meanwhile."""
     ctx = multiprocessing.get_context("spawn")
     params = {"namespaces": 20, "services": 100, "pods": pods, "rate": rate}
+    clear_snapshot(redis_url)
     with simcluster("churn", params) as (kubeconfig, _):
         results = ctx.Queue()
         done = ctx.Event()
@@ -466,7 +482,7 @@ def measure_large(
     ctx = multiprocessing.get_context("spawn")
     burst: dict = {}
     produced: list[float] = []
-
+    clear_snapshot(redis_url)
     with simcluster("large", params) as (kubeconfig, url):
         results = ctx.Queue()
         done = ctx.Event()
