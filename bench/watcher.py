@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import math
 import multiprocessing
 import os
 import platform
@@ -192,7 +193,8 @@ def watcher_process(
 
 
 def bare_process(kubeconfig: str, duration_s: float, results, done) -> None:
-    """A bare official-client watch loop on the same pods: the baseline of (a)."""
+    """A bare official-client watch loop on the same pods: the baseline of (a). It also notes
+    when each latency probe's change reached it: how long the API itself took to deliver."""
     from kubernetes import client, config, watch
 
     api = config.new_client_from_config(config_file=kubeconfig)
@@ -208,15 +210,19 @@ def bare_process(kubeconfig: str, duration_s: float, results, done) -> None:
         deserialize=False,
         timeout_seconds=int(duration_s) + 300,
     )
-    for _ in stream:
+    probes_seen = []  # (wall-clock time, the probe's label)
+    for event in stream:
         events += 1  # noqa: SIM113 - counted while breaking out mid-stream
+        meta = event["object"]["metadata"]
+        if meta.get("name") == "probe":
+            probes_seen.append((time.time(), (meta.get("labels") or {}).get("bench-probe")))
         now = time.monotonic()
         if now >= next_sample:
             samples.append((time.time(), events, time.process_time(), 0))
             next_sample = now + SAMPLE_S
             if now >= end and done.is_set():
                 break
-    results.put(("bare", {"samples": samples}))
+    results.put(("bare", {"samples": samples, "probes_seen": probes_seen}))
 
 
 def window_rate(samples: list, start: float, stop: float) -> tuple[float, int]:
@@ -250,13 +256,14 @@ async def latency_probe(
     seconds: float | None = None,
     interval_s: float = 0.3,
     on_ready: Callable[[], Awaitable[object]] | None = None,
-) -> list[tuple[float, float]]:
+) -> list[tuple[float, float, float]]:
     """Patch a label on a probe pod; time until the watcher's message carrying it arrives.
 
     Starts once the watcher shows the probe pod (after its first snapshot, however long that
     takes) and `on_ready` has run, then probes `probes` times or for `seconds`, whichever ends
     first. A probe whose message does not arrive within PROBE_TIMEOUT_S counts as lost (inf).
-    Per probe: (seconds from sending the change to its message, of which the API's answer).
+    Per probe: (seconds from sending the change to its message, of which the API's answer,
+    the wall-clock time it was sent).
     """
     from channels.layers import get_channel_layer
     from kubernetes import client, config
@@ -297,7 +304,7 @@ async def latency_probe(
         await asyncio.sleep(0.2)
     if on_ready is not None:
         await on_ready()
-    latencies: list[tuple[float, float]] = []
+    latencies: list[tuple[float, float, float]] = []
     started = time.monotonic()
     n = 0
     while (probes is None or n < probes) and (
@@ -323,10 +330,10 @@ async def latency_probe(
             else:
                 found = any(marker in item["text"] for item in message.get("messages", ()))
             if found:
-                latencies.append((time.time() - sent, answered))
+                latencies.append((time.time() - sent, answered, sent))
                 break
         else:
-            latencies.append((float("inf"), answered))  # lost: counts against p99
+            latencies.append((float("inf"), answered, sent))  # lost: counts against p99
         n += 1
         await asyncio.sleep(interval_s)
     await layer.flush()
@@ -343,17 +350,31 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-def latency_figures(prefix: str, probes: list[tuple[float, float]]) -> dict:
-    """p50/p99 from a change to its message, lost probes, and how much of p99 simcluster's
-    own answer to the change took (its p99)."""
-    latencies = [total for total, _ in probes]
-    return {
+def latency_figures(
+    prefix: str, probes: list[tuple[float, float, float]], bare: dict | None = None
+) -> dict:
+    """p50/p99 from a change to its message, lost probes, and how much of that simcluster
+    took: its answer to the change (p99) and, with a bare client's result, the change
+    reaching that client's watch (p99)."""
+    latencies = [total for total, _, _ in probes]
+    figures = {
         f"{prefix}_latency_p50_ms": round_ms(statistics.median(latencies)),
         f"{prefix}_latency_p99_ms": round_ms(percentile(latencies, 0.99)),
-        f"{prefix}_probe_api_answer_p99_ms": round_ms(percentile([a for _, a in probes], 0.99)),
+        f"{prefix}_probe_api_answer_p99_ms": round_ms(percentile([a for _, a, _ in probes], 0.99)),
         f"{prefix}_probes": len(latencies),
         f"{prefix}_probes_lost": sum(1 for x in latencies if x == float("inf")),
     }
+    if bare is not None:
+        seen: dict[str, float] = {}
+        for at, label in bare["probes_seen"]:
+            seen.setdefault(label, at)
+        reached = [seen.get(str(n), float("inf")) - sent for n, (_, _, sent) in enumerate(probes)]
+        figures[f"{prefix}_probe_to_bare_client_p99_ms"] = round_ms(percentile(reached, 0.99))
+        # From the change reaching a watch to its message: the watcher's own part.
+        after = [total - r for (total, _, _), r in zip(probes, reached, strict=True)]
+        after = [x if math.isfinite(x) else float("inf") for x in after]  # lost or unseen
+        figures[f"{prefix}_latency_after_the_api_p99_ms"] = round_ms(percentile(after, 0.99))
+    return figures
 
 
 @contextlib.contextmanager
@@ -457,7 +478,7 @@ def measure_churn(
         "c_bytes_published_per_pod_event": round(per_event),
         "c_full_snapshot_bytes": full,
         "c_ratio_percent": round(100 * per_event / full, 3),
-        **latency_figures("d", latencies),
+        **latency_figures("d", latencies, got["bare"]),
     }
     if stages:
         result.update(stage_split(inside, w_events))
@@ -538,7 +559,7 @@ def measure_large(
                 "e_burst_pod_events_per_s_bare_client": events_per_s(got["bare"], *window),
                 "e_burst_pod_events_per_s_seen": events_per_s(got["watcher"], *window),
                 "e_burst_s": round(burst["to"] - burst["from"], 1),
-                **latency_figures("e_burst", latencies),
+                **latency_figures("e_burst", latencies, got["bare"]),
             }
         )
     return result
