@@ -58,7 +58,9 @@ def measure(options: Any) -> list[Figure]:
             ("<=", LATENCY_MS),
             f"{large['e_burst_s']:.0f} s; simcluster produced {produced:,}/s, a bare client got "
             f"{bare:,}/s, the watcher {seen:,}/s; p50 {large['e_burst_latency_p50_ms']} ms; "
-            f"simcluster's answer to a probe p99 {large['e_burst_probe_api_answer_p99_ms']} ms",
+            f"p99 of the change reaching a bare client's watch "
+            f"{large['e_burst_probe_to_bare_client_p99_ms']} ms, and from there to the channel "
+            f"layer {large['e_burst_latency_after_the_api_p99_ms']} ms",
         ),
         Figure(
             PART,
