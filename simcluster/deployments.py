@@ -66,10 +66,13 @@ def revision(obj: Obj) -> int:
 
 
 def _template_without_hash(rs: Obj) -> dict[str, Any]:
-    template = copy_json(rs["spec"].get("template") or {})
-    labels = (template.get("metadata") or {}).get("labels") or {}
-    labels.pop(HASH_LABEL, None)
-    return template
+    """The ReplicaSet's pod template minus its hash label, for comparing (shares its parts)."""
+    template = rs["spec"].get("template") or {}
+    meta = template.get("metadata")
+    if not isinstance(meta, dict) or HASH_LABEL not in (meta.get("labels") or {}):
+        return template
+    labels = {key: value for key, value in meta["labels"].items() if key != HASH_LABEL}
+    return {**template, "metadata": {**meta, "labels": labels}}
 
 
 def _condition(

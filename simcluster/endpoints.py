@@ -13,7 +13,6 @@ from collections import defaultdict
 from typing import Any
 
 from simcluster.kubelet import TERMINAL_PHASES, is_ready
-from simcluster.selectors import map_selector_matches
 from simcluster.store import Obj
 from simcluster.workload import (
     ENDPOINT_SLICES,
@@ -98,14 +97,13 @@ class EndpointsController:
         if service is None or not spec.get("selector") or spec.get("type") == "ExternalName":
             return self._clear(namespace, name, service is None)
         groups: dict[PortSet, list[Obj]] = defaultdict(list)
-        for pod_name in sorted(self.engine.index.pods_by_namespace.get(namespace, ())):
+        for pod_name in sorted(self.engine.index.pods_selected(namespace, spec["selector"])):
             pod = self.store.find(PODS, namespace, pod_name)
             if pod is None or not (pod.get("status") or {}).get("podIP"):
                 continue
             if pod["status"].get("phase") in TERMINAL_PHASES:
                 continue
-            if map_selector_matches(spec["selector"], pod["metadata"].get("labels")):
-                groups[resolve_ports(service, pod)].append(pod)
+            groups[resolve_ports(service, pod)].append(pod)
         wrote = self._sync_endpoints(service, groups)
         return self._sync_slice(service, groups) or wrote
 

@@ -201,14 +201,17 @@ class WorkloadEngine(WorkloadCore):
         """Whether any object waits to be reconciled now."""
         return any(self._dirty.values())
 
-    def settle(self, max_steps: int = 10_000) -> None:
+    def settle(self, max_steps: int = 10_000, tick_s: float | None = None) -> None:
         """Step on a virtual clock jumping to the next timer until only background ones remain.
 
-        Like `run`, each jump covers at least one tick, so thousands of jittered
-        timers fire in a few dozen batched steps rather than one step each. Nothing
-        reads Endpoints back, so they are brought up to date once, at the end: a
-        seeded cluster needs the settled picture, not every intermediate one.
+        Like `run`, each jump covers at least one tick (`tick_s`, by default the
+        configured one), so thousands of jittered timers fire in a few dozen batched
+        steps rather than one step each; a longer tick batches more timers into each
+        step, and so fewer ReplicaSet and Deployment reconciles. Nothing reads
+        Endpoints back, so they are brought up to date once, at the end: a seeded
+        cluster needs the settled picture, not every intermediate one.
         """
+        tick_s = self.config.tick_s if tick_s is None else tick_s
         now = self.clock()
         workloads = [c for c in self._controllers if c is not self.endpoints]
         for _ in range(max_steps):
@@ -220,7 +223,7 @@ class WorkloadEngine(WorkloadCore):
                 if not self.busy:
                     return
                 continue
-            now = max(now + self.config.tick_s, self._timers[0][0])
+            now = max(now + tick_s, self._timers[0][0])
         log.warning("workload engine did not settle within %d steps", max_steps)
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -9,10 +9,11 @@ an error printed by kubectl looks like one from a real cluster.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,16 +93,18 @@ def _regex_error(message: str, fmt: str, *examples: str) -> str:
     return f"{message} (e.g. {shown}regex used for validation is '{fmt}')"
 
 
-def _check(value: str, fmt: str, max_len: int, message: str, *examples: str) -> list[str]:
+# Every write checks every label and name again, and they repeat across objects.
+@functools.lru_cache(maxsize=16384)
+def _check(value: str, fmt: str, max_len: int, message: str, *examples: str) -> tuple[str, ...]:
     problems = []
     if len(value) > max_len:
         problems.append(f"must be no more than {max_len} characters")
     if not re.fullmatch(fmt, value):
         problems.append(_regex_error(message, fmt, *examples))
-    return problems
+    return tuple(problems)
 
 
-def dns1123_subdomain(value: str) -> list[str]:
+def dns1123_subdomain(value: str) -> Sequence[str]:
     return _check(
         value,
         DNS1123_SUBDOMAIN_FMT,
@@ -112,7 +115,7 @@ def dns1123_subdomain(value: str) -> list[str]:
     )
 
 
-def dns1123_label(value: str) -> list[str]:
+def dns1123_label(value: str) -> Sequence[str]:
     return _check(
         value,
         DNS1123_LABEL_FMT,
@@ -124,7 +127,7 @@ def dns1123_label(value: str) -> list[str]:
     )
 
 
-def dns1035_label(value: str) -> list[str]:
+def dns1035_label(value: str) -> Sequence[str]:
     return _check(
         value,
         DNS1035_LABEL_FMT,
@@ -136,13 +139,14 @@ def dns1035_label(value: str) -> list[str]:
     )
 
 
-def qualified_name(value: str) -> list[str]:
+@functools.lru_cache(maxsize=16384)
+def qualified_name(value: str) -> tuple[str, ...]:
     """Problems with a label key such as `app.kubernetes.io/name`."""
     parts = value.split("/")
     name = parts[-1]
     problems: list[str] = []
     if len(parts) > 2:
-        return [
+        return (
             "a qualified name "
             + _regex_error(
                 "must consist of alphanumeric characters, '-', '_' or '.', and must start and end "
@@ -152,15 +156,15 @@ def qualified_name(value: str) -> list[str]:
                 "my.name",
                 "123-abc",
             )
-            + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
-        ]
+            + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')",
+        )
     if len(parts) == 2:
         if not parts[0]:
             problems.append("prefix part must be non-empty")
         else:
             problems.extend("prefix part " + p for p in dns1123_subdomain(parts[0]))
     if not name:
-        return [*problems, "name part must be non-empty"]
+        return (*problems, "name part must be non-empty")
     problems.extend(
         "name part " + p
         for p in _check(
@@ -174,10 +178,10 @@ def qualified_name(value: str) -> list[str]:
             "123-abc",
         )
     )
-    return problems
+    return tuple(problems)
 
 
-def label_value(value: str) -> list[str]:
+def label_value(value: str) -> Sequence[str]:
     return _check(
         value,
         LABEL_VALUE_FMT,
@@ -216,7 +220,7 @@ def _list(value: Any) -> list:
     return value if isinstance(value, list) else []
 
 
-def _name_rule(kind: str) -> Callable[[str], list[str]]:
+def _name_rule(kind: str) -> Callable[[str], Sequence[str]]:
     if kind == "Namespace":
         return dns1123_label
     if kind == "Service":

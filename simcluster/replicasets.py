@@ -88,11 +88,13 @@ class ReplicaSetController:
         rs = self.store.find(REPLICA_SETS, *key)
         if rs is None or rs["metadata"].get("deletionTimestamp"):
             return False
-        wrote = self._manage_pods(rs, now)
-        return self._sync_status(rs) or wrote
-
-    def _manage_pods(self, rs: Obj, now: float) -> bool:
         pods = self.engine.dependents(rs, PODS)
+        if self._manage_pods(rs, pods, now):
+            self._sync_status(rs, self.engine.dependents(rs, PODS))
+            return True
+        return self._sync_status(rs, pods)
+
+    def _manage_pods(self, rs: Obj, pods: list[Obj], now: float) -> bool:
         active = [pod for pod in pods if is_active(pod)]
         failed = sorted(
             (pod for pod in pods if pod.get("status", {}).get("phase") == "Failed"), key=_failed_at
@@ -137,8 +139,8 @@ class ReplicaSetController:
         pod = {"metadata": pod_meta, "spec": copy_json(template.get("spec") or {})}
         return self.store.create(PODS, meta["namespace"], pod)
 
-    def _sync_status(self, rs: Obj) -> bool:
-        active = [pod for pod in self.engine.dependents(rs, PODS) if is_active(pod)]
+    def _sync_status(self, rs: Obj, pods: list[Obj]) -> bool:
+        active = [pod for pod in pods if is_active(pod)]
         template_labels = ((rs["spec"].get("template") or {}).get("metadata") or {}).get("labels")
         ready = sum(1 for pod in active if is_ready(pod))
         status: dict[str, Any] = {**(rs.get("status") or {}), "replicas": len(active)}

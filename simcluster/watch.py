@@ -25,6 +25,8 @@ from simcluster.resources import ResourceType
 from simcluster.store import Obj, Store, WatchEvent
 
 INITIAL_EVENTS_END = "k8s.io/initial-events-end"
+# Event lines are written together up to this many bytes while more are queued.
+FLUSH_BYTES = 256 * 1024
 
 
 def truthy(value: str | None) -> bool:
@@ -214,16 +216,22 @@ class WatchStream:
         backlog: list[WatchEvent],
         start_rv: int,
     ) -> None:
-        generation = self.generation
         deadline = time.monotonic() + self.timeout_s
+        out = _Output(response)
         for obj in initial:
             if self.selection.matches(obj):
-                await self._send(response, "ADDED", obj, None)
+                await out.add(self._line("ADDED", obj, None))
         if self.send_initial:
-            await self._send_bookmark(response, Bookmark(start_rv, initial_events_end=True))
+            await out.add(self._bookmark_line(Bookmark(start_rv, initial_events_end=True)))
         for event in backlog:
             if self._concerns(event):
-                await self._send_event(response, event)
+                await out.add(self._event_line(event))
+        await self._pump(out, deadline)
+        await out.flush()
+
+    async def _pump(self, out: _Output, deadline: float) -> None:
+        """Deliver queued events and bookmarks until the deadline or a close."""
+        generation = self.generation
         next_bookmark = time.monotonic() + self.bookmark_interval_s
         while True:
             if self.faults.close_generation != generation:
@@ -240,24 +248,31 @@ class WatchStream:
             if self.bookmarks:
                 wait = min(wait, max(0.0, next_bookmark - now))
             if self.faults.stalled:
+                await out.flush()
                 wait = deadline - now  # only a fault change or the deadline wakes a stall
                 try:
                     item = await asyncio.wait_for(self._next_wake(), timeout=wait)
                 except TimeoutError:
                     return
                 continue
-            try:
-                item = await asyncio.wait_for(self.queue.get(), timeout=wait)
-            except TimeoutError:
-                continue
+            if self.queue.empty():
+                # Caught up: what is buffered goes out before waiting for more.
+                await out.flush()
+                try:
+                    item = await asyncio.wait_for(self.queue.get(), timeout=wait)
+                except TimeoutError:
+                    continue
+            else:
+                item = self.queue.get_nowait()
             if isinstance(item, Wake):
                 continue
             if self.faults.watch_delay_s:
+                await out.flush()
                 await asyncio.sleep(self.faults.watch_delay_s)
             if isinstance(item, Bookmark):
-                await self._send_bookmark(response, item)
+                await out.add(self._bookmark_line(item))
             else:
-                await self._send_event(response, item)
+                await out.add(self._event_line(item))
 
     async def _next_wake(self) -> None:
         """While stalled, hold events back and wait for a fault change."""
@@ -276,14 +291,13 @@ class WatchStream:
             for item in held + rest:
                 self.queue.put_nowait(item)
 
-    async def _send_event(self, response: web.StreamResponse, event: WatchEvent) -> None:
+    def _event_line(self, event: WatchEvent) -> bytes | None:
         event_type = project(event, self.selection)
-        if event_type is not None:
-            await self._send(response, event_type, event.obj, event)
+        if event_type is None:
+            return None
+        return self._line(event_type, event.obj, event)
 
-    async def _send(
-        self, response: web.StreamResponse, event_type: str, obj: Obj, event: WatchEvent | None
-    ) -> None:
+    def _line(self, event_type: str, obj: Obj, event: WatchEvent | None) -> bytes:
         if self.as_table:
             payload = orjson.dumps(
                 tables.watch_table(self.rtype, obj, time.time(), self.include_object)
@@ -292,13 +306,41 @@ class WatchStream:
             payload = event_json(event)
         else:
             payload = orjson.dumps(obj)
-        await response.write(encode_event(event_type, payload))
+        return encode_event(event_type, payload)
 
-    async def _send_bookmark(self, response: web.StreamResponse, bookmark: Bookmark) -> None:
+    def _bookmark_line(self, bookmark: Bookmark) -> bytes | None:
         if not (self.bookmarks or bookmark.initial_events_end):
-            return
+            return None
         metadata: dict[str, Any] = {"resourceVersion": str(bookmark.rv), "creationTimestamp": None}
         if bookmark.initial_events_end:
             metadata["annotations"] = {INITIAL_EVENTS_END: "true"}
         obj = {"kind": self.rtype.kind, "apiVersion": self.rtype.api_version, "metadata": metadata}
-        await response.write(encode_event("BOOKMARK", orjson.dumps(obj)))
+        return encode_event("BOOKMARK", orjson.dumps(obj))
+
+
+class _Output:
+    """Event lines on their way out: written together while more are queued behind them.
+
+    One write per event cost a syscall and a chunk each; a watcher of 100,000 pods or a
+    burst of thousands of events a second now gets them in writes of up to FLUSH_BYTES.
+    The bytes and their order are what one write per event sent.
+    """
+
+    def __init__(self, response: web.StreamResponse) -> None:
+        self.response = response
+        self.lines: list[bytes] = []
+        self.size = 0
+
+    async def add(self, line: bytes | None) -> None:
+        if line is None:
+            return
+        self.lines.append(line)
+        self.size += len(line)
+        if self.size >= FLUSH_BYTES:
+            await self.flush()
+
+    async def flush(self) -> None:
+        if self.lines:
+            data = b"".join(self.lines)
+            self.lines, self.size = [], 0
+            await self.response.write(data)

@@ -80,7 +80,12 @@ class ClusterIndex:
         # Owner uid → objects naming it in ownerReferences (dependents, for GC and controllers).
         self.dependents: dict[str, set[Ref]] = defaultdict(set)
         self._owners_of: dict[Ref, tuple[str, ...]] = {}
-        self.pods_by_namespace: dict[str, set[str]] = defaultdict(set)
+        # Namespace → (label key, value) → names of the pods carrying it, so a Service's
+        # pods are found without walking every pod of a namespace of thousands.
+        self._pods_by_label: dict[str, dict[tuple[str, str], set[str]]] = defaultdict(
+            lambda: defaultdict(set)
+        )
+        self._pod_labels: dict[Key, dict[str, str]] = {}
         # Namespace → service name → spec.selector, for the services only.
         self.service_selectors: dict[str, dict[str, dict[str, str]]] = defaultdict(dict)
         # Namespace → a pod label set → the services selecting it. Every pod event asks,
@@ -106,13 +111,7 @@ class ClusterIndex:
         self._index_owners(ref, () if deleted else owner_uids(event.obj))
         rtype, ns, name = ref
         if rtype == PODS:
-            pods = self.pods_by_namespace[ns]
-            if deleted:
-                pods.discard(name)
-                if not pods:
-                    del self.pods_by_namespace[ns]
-            else:
-                pods.add(name)
+            self._index_pod_labels(ns, name, {} if deleted else meta.get("labels") or {})
         elif rtype == SERVICES:
             selector = (event.obj.get("spec") or {}).get("selector")
             if deleted or not selector:
@@ -152,6 +151,33 @@ class ClusterIndex:
             self._owners_of[ref] = owners
         else:
             self._owners_of.pop(ref, None)
+
+    def _index_pod_labels(self, ns: str, name: str, labels: dict[str, str]) -> None:
+        previous = self._pod_labels.get((ns, name), {})
+        if labels == previous:
+            return
+        by_label = self._pods_by_label[ns]
+        for item in previous.items() - labels.items():
+            names = by_label[item]
+            names.discard(name)
+            if not names:
+                del by_label[item]
+        for item in labels.items() - previous.items():
+            by_label[item].add(name)
+        if labels:
+            self._pod_labels[(ns, name)] = labels
+        else:
+            self._pod_labels.pop((ns, name), None)
+            if not by_label:
+                del self._pods_by_label[ns]
+
+    def pods_selected(self, namespace: str, selector: dict[str, str]) -> set[str]:
+        """Names of the pods in `namespace` carrying every label of a Service's selector."""
+        by_label = self._pods_by_label.get(namespace)
+        if not by_label or not selector:
+            return set()
+        matching = sorted((by_label.get(item, set()) for item in selector.items()), key=len)
+        return matching[0].intersection(*matching[1:])
 
     def services_selecting(self, namespace: str, *label_sets: dict | None) -> list[str]:
         """The services in `namespace` whose selector matches any of the label sets."""

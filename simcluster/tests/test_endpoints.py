@@ -166,3 +166,29 @@ def test_a_slice_deleted_by_someone_else_is_made_again():
     again = the_slice(world)
     assert again["metadata"]["name"] != first["metadata"]["name"]
     assert again["endpoints"] == first["endpoints"]
+
+
+def test_a_relabelled_pod_leaves_and_rejoins_a_service_selecting_on_two_labels():
+    world = World()
+    world.store.create(SERVICES, "shop", service_body(selector={"app": "web", "tier": "front"}))
+    for name, tier in (("a", "front"), ("b", "front"), ("c", "back")):
+        world.store.create(PODS, "shop", pod_body(name, labels={"app": "web", "tier": tier}))
+    world.settle()
+
+    def selected() -> list[str]:
+        return [e["targetRef"]["name"] for e in the_slice(world)["endpoints"]]
+
+    assert selected() == ["a", "b"]
+    for tier, expected in (("back", ["b"]), ("front", ["a", "b"])):
+        pod = world.pod("a")
+        world.store.update(
+            PODS,
+            "shop",
+            "a",
+            {**pod, "metadata": {**pod["metadata"], "labels": {"app": "web", "tier": tier}}},
+        )
+        world.engine.step(world.clock.now)
+        assert selected() == expected
+    world.store.delete(PODS, "shop", "b", grace_period=0)
+    world.engine.step(world.clock.now)
+    assert selected() == ["a"]
