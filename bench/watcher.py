@@ -11,10 +11,13 @@ time.process_time(); simcluster runs as `manage.py simulate_cluster` in another.
 (b) start → first complete snapshot, and RSS then, on `large` (--large-pods pods in pods/100
     namespaces and pods/10 services, as issue 14 sizes it).
 (c) bytes published per pod event during churn vs the size of a full snapshot.
-(d) p50/p99 from a change in simcluster to its message on the channel layer, under the churn
-    scenario's background pod events.
+(d) p50/p99 from a change in simcluster (a probe's PATCH sent) to its message on the channel
+    layer, under the churn scenario's background pod events; split at the moment the change
+    reached a bare client's watch (simcluster's part, then the watcher's).
 (e) then, on the same cluster, the same latency during a burst: simcluster's churn steered to
     --burst-rate pod events/s, probed for --burst-s seconds; probes that never arrive are lost.
+    The rate simcluster produced and the rates a bare client and the watcher received are
+    reported next to it.
 Redis: REDIS_URL if set, else a throwaway redis-server.
 """
 
