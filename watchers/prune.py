@@ -98,20 +98,15 @@ WIRE_SHAPES: dict[str, dict[str, Shape]] = {
 }
 _ANY_OBJECT: dict[str, Shape] = {}  # unknown kinds: kept whole
 
-# Where objects of a kind carry parts equal to other objects' (paths of object keys).
-_META_SHARED = (
-    ("metadata", "labels"),
-    ("metadata", "annotations"),
-    ("metadata", "ownerReferences"),
-)
-SHARED: dict[str, tuple[tuple[str, ...], ...]] = {
-    "Pod": (
-        *_META_SHARED,
-        ("spec",),
-        ("status", "conditions"),
-        ("status", "containerStatuses"),
-        ("status", "initContainerStatuses"),
-    ),
+# Where objects of a kind carry parts equal to other objects': parent key ("" for the object
+# itself) → the keys under it.
+_META_SHARED = {"metadata": ("labels", "annotations", "ownerReferences")}
+SHARED: dict[str, dict[str, tuple[str, ...]]] = {
+    "Pod": {
+        **_META_SHARED,
+        "": ("spec",),
+        "status": ("conditions", "containerStatuses", "initContainerStatuses"),
+    },
     "Service": _META_SHARED,
     "EndpointSlice": _META_SHARED,
 }
@@ -122,36 +117,38 @@ class Sharing:
     """Hands out one object for equal JSON values (hash-consing), keyed by their JSON text.
 
     Only for values nobody changes in place. Memory is bounded: after SHARED_LIMIT distinct
-    values the table starts over (earlier objects keep what they share).
+    values the table starts over (earlier objects keep what they share). Runs for every
+    watch event, so it is one flat loop.
     """
 
-    def __init__(self, paths: tuple[tuple[str, ...], ...]) -> None:
-        self._paths = paths
+    def __init__(self, parts: dict[str, tuple[str, ...]]) -> None:
+        self._parts = tuple(parts.items())
         self._known: dict[bytes, Any] = {}
 
     def share(self, obj: Any) -> Any:
-        """`obj` with its parts at the paths replaced by equal ones seen before."""
-        known = self._known
-        for path in self._paths:
-            parent = obj
-            for key in path[:-1]:
-                parent = parent.get(key) if isinstance(parent, dict) else None
+        """`obj` with its parts replaced by equal ones seen before."""
+        if not isinstance(obj, dict):
+            return obj
+        known, dumps = self._known, orjson.dumps
+        for parent_key, keys in self._parts:
+            parent = obj.get(parent_key) if parent_key else obj
             if not isinstance(parent, dict):
                 continue
-            value = parent.get(path[-1])
-            if value is None:
-                continue
-            try:
-                text = orjson.dumps(value)
-            except orjson.JSONEncodeError:  # a number JSON allows and orjson does not
-                continue
-            seen = known.get(text)
-            if seen is None:
-                if len(known) >= SHARED_LIMIT:
-                    known.clear()
-                known[text] = value
-            else:
-                parent[path[-1]] = seen
+            for key in keys:
+                value = parent.get(key)
+                if value is None:
+                    continue
+                try:
+                    text = dumps(value)
+                except orjson.JSONEncodeError:  # a number JSON allows and orjson does not
+                    continue
+                seen = known.get(text)
+                if seen is None:
+                    if len(known) >= SHARED_LIMIT:
+                        known.clear()
+                    known[text] = value
+                elif seen is not value:
+                    parent[key] = seen
         return obj
 
 
@@ -211,7 +208,7 @@ class WireFormat:
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self._shape = WIRE_SHAPES.get(kind, _ANY_OBJECT)
-        self._share = Sharing(SHARED.get(kind, ())).share
+        self._share = Sharing(SHARED.get(kind, {})).share
         obj_type = _msgspec_type(self._shape, kind)
         event = _record(f"{kind}Event", {"type": str, "object": obj_type}, total=True)
         page = _record(f"{kind}List", {"metadata": Any, "items": list[obj_type] | None}, False)

@@ -190,7 +190,7 @@ def test_a_part_orjson_cannot_write_is_kept_as_it_is():
 
 def test_sharing_remembers_a_bounded_number_of_parts(monkeypatch):
     monkeypatch.setattr(prune_module, "SHARED_LIMIT", 2)
-    sharing = Sharing((("labels",),))
+    sharing = Sharing({"": ("labels",)})
     for i in range(5):
         sharing.share({"labels": {"n": str(i)}})
         assert len(sharing._known) <= 2
