@@ -76,23 +76,31 @@ class _Index:
 
     def __init__(self, tree: Node) -> None:
         self.tree = tree
-        self.nodes: dict[str, Node] = {}
-        self.parents: dict[str, set[str]] = {}
-        self.consistent = True  # every occurrence of an id is an equal node
-        stack: list[tuple[str | None, Node]] = [(None, tree)]
+        root_id = tree["id"]
+        nodes: dict[str, Node] = {root_id: tree}
+        parents: dict[str, set[str]] = {root_id: set()}
+        consistent = True  # every occurrence of an id is an equal node
+        # Each distinct node is walked once; leaves (most of a tree: pods) never go on the stack.
+        stack = [tree]
         while stack:
-            parent, node = stack.pop()
+            node = stack.pop()
             node_id = node["id"]
-            parents = self.parents.setdefault(node_id, set())
-            if parent is not None:
-                parents.add(parent)
-            seen = self.nodes.get(node_id)
-            if seen is not None:
-                # An equal node has equal children, already walked.
-                self.consistent = self.consistent and (seen is node or seen == node)
-                continue
-            self.nodes[node_id] = node
-            stack.extend((node_id, child) for child in node["children"])
+            for child in node["children"]:
+                child_id = child["id"]
+                above = parents.get(child_id)
+                if above is None:
+                    parents[child_id] = {node_id}
+                else:
+                    above.add(node_id)
+                seen = nodes.get(child_id)
+                if seen is None:
+                    nodes[child_id] = child
+                    if child["children"]:
+                        stack.append(child)
+                elif seen is not child and consistent:
+                    # An equal node has equal children, already walked.
+                    consistent = seen == child
+        self.nodes, self.parents, self.consistent = nodes, parents, consistent
 
 
 def _summary_update(namespace: str, old: Node, new: Node, index: _Index) -> list[dict]:
@@ -123,7 +131,8 @@ def _deltas(namespace: str, before: _Index, after: _Index, root_id: str) -> list
         for node_id in sorted(added)
         for parent in sorted(after.parents[node_id] - added)
     ]
-    for node_id in sorted(kept):
+    changed = [i for i in kept if before.nodes[i] is not after.nodes[i]]  # builds reuse nodes
+    for node_id in sorted(changed):
         old, new = before.nodes[node_id], after.nodes[node_id]
         if _same_fields(old, new):
             continue

@@ -20,7 +20,7 @@ from constellation import protocol
 from watchers.churn import ChurnConfig, ChurnMonitor, PodSmoothing
 from watchers.debounce import Debouncer
 from watchers.diff import NamespaceDiffer
-from watchers.kobjects import labels_of, metadata, service_selector
+from watchers.kobjects import as_dict, metadata, service_selector, status
 from watchers.state import ClusterState
 from watchers.topology import BuildMemo, NamespaceObjects, TopologyConfig, build_namespace
 
@@ -77,6 +77,13 @@ class Pipeline:
         # Stored objects are replaced, never changed in place, so builds can be memoised.
         self._memos: dict[str, BuildMemo] = {}
         self._differs: dict[str, NamespaceDiffer] = {}
+        # namespace → (id, selector pairs) of its services with a selector, which a pod's
+        # ADDED or DELETED counts against; parsing every selector on every pod event was most
+        # of the cost of ingesting a list. Dropped when a Service there changes.
+        self._selectors: dict[str, list[tuple[str, tuple[tuple[str, str], ...]]]] = {}
+        # namespace → its Pending pods by name, kept as pods are stored: the pending grace only
+        # looks at those, and finding them on every flush walked every pod of the namespace.
+        self._pending: dict[str, dict[str, dict[str, Any]]] = {}
 
     # -- input -------------------------------------------------------------------
 
@@ -102,9 +109,22 @@ class Pipeline:
         if namespace is None:
             return
         self.debouncer.mark(namespace, now)
-        if kind == "Service":
+        if kind == "Pod":
+            self._track_pending(namespace, meta.get("name"))
+        elif kind == "Service":
+            self._selectors.pop(namespace, None)
             for dependent in self._dependents.get(namespace, ()):
                 self.debouncer.mark(dependent, now)
+
+    def _track_pending(self, namespace: str, name: Any) -> None:
+        pod = self.state.get("Pod", namespace, name) if isinstance(name, str) else None
+        pending = self._pending.get(namespace)
+        if pod is not None and status(pod).get("phase") == "Pending":
+            if pending is None:
+                pending = self._pending[namespace] = {}
+            pending[name] = pod
+        elif pending is not None and pending.pop(name, None) is not None and not pending:
+            del self._pending[namespace]
 
     def _pod_lifecycle(self, event_type: str, obj: dict, meta: dict, now: float) -> None:
         namespace, name = meta.get("namespace"), meta.get("name")
@@ -120,17 +140,28 @@ class Pipeline:
         self.churn.record_pod_event(namespace, self._selecting_services(namespace, obj), now)
 
     def _selecting_services(self, namespace: str, pod: dict) -> list[str]:
-        labels = labels_of(pod)
-        services = self.state.namespace_objects(namespace).services
+        selectors = self._selectors.get(namespace)
+        if selectors is None:
+            services = self.state.namespace_objects(namespace).services
+            selectors = self._selectors[namespace] = [
+                (f"Service/{namespace}/{name}", tuple(selector.items()))
+                for name, service in services.items()
+                if (selector := service_selector(service))
+            ]
+        # Selector values are strings, so ill-typed labels never match, as with labels_of.
+        labels = as_dict(metadata(pod).get("labels"))
         return [
-            f"Service/{namespace}/{name}"
-            for name, service in services.items()
-            if (selector := service_selector(service))
-            and all(labels.get(k) == v for k, v in selector.items())
+            service_id
+            for service_id, pairs in selectors
+            if all(labels.get(k) == v for k, v in pairs)
         ]
 
     def forget_kind(self, kind: str, now: float) -> None:
         """A resource's API went away (CRD removed): its objects leave the picture."""
+        if kind == "Service":
+            self._selectors.clear()
+        elif kind == "Pod":
+            self._pending.clear()
         for namespace in self.state.clear_kind(kind):
             self.debouncer.mark(namespace, now)
 
@@ -191,7 +222,9 @@ class Pipeline:
         objs = self.state.namespace_objects(namespace)
         ghosts = self.smoothing.lingering(namespace, now, live=objs.pods.keys())
         pods = {**ghosts, **objs.pods} if ghosts else objs.pods
-        hidden = self.smoothing.hidden_pods(namespace, objs.pods, now)
+        # Pods not Pending only ever leave the smoothing's sightings: passing the Pending ones
+        # alone hides the same pods.
+        hidden = self.smoothing.hidden_pods(namespace, self._pending.get(namespace, {}), now)
         objs = NamespaceObjects(
             objs.namespace,
             pods,
@@ -229,9 +262,7 @@ class Pipeline:
             memo=memo,
         )
 
-    def _after_build(
-        self, namespace: str, memo: BuildMemo, tree: Tree | None, now: float
-    ) -> None:
+    def _after_build(self, namespace: str, memo: BuildMemo, tree: Tree | None, now: float) -> None:
         deadline = self.smoothing.next_deadline(namespace)
         if deadline is not None:
             self._timers[namespace] = min(deadline, self._timers.get(namespace, deadline))
@@ -274,4 +305,3 @@ class Pipeline:
             self.trees.pop(namespace, None)
         else:
             self.trees[namespace] = tree
-

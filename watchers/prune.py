@@ -2,9 +2,14 @@
 
 Pods arrive at ~2.4 KB each with managedFields, probe timestamps and the like;
 the topology reads a few hundred bytes of that. Keeping only those fields
-bounds memory at 10,000 pods and makes "did anything visible change?" a plain
-equality test: an event that only moved timestamps or the resourceVersion
-prunes to an equal object and costs nothing downstream.
+bounds memory and makes "did anything visible change?" a plain equality test:
+an event that only moved timestamps or the resourceVersion prunes to an equal
+object and costs nothing downstream.
+
+What is left is still mostly the same from pod to pod: the pods of a ReplicaSet have equal
+labels, owner references and container specs, and every Ready pod has the same conditions.
+`Sharing` makes equal parts one object (4.9 KB → 1.5 KB per stored pod on `large`, ~2 µs a
+pod); stored objects are never changed in place, so nothing can tell.
 
 `WireFormat` prunes while it parses: the same shapes, compiled into msgspec types, let one C
 pass skip every field the topology never reads (~3 µs for a 2.4 KB pod event, against ~15 µs
@@ -36,19 +41,16 @@ METADATA: dict[str, Shape] = {
     "annotations": KEEP,
     "ownerReferences": [{"kind": KEEP, "name": KEEP, "controller": KEEP}],
     "deletionTimestamp": KEEP,
-    "creationTimestamp": KEEP,
 }
 CONTAINER_STATUS: dict[str, Shape] = {
-    "name": KEEP,
-    "ready": KEEP,
     "restartCount": KEEP,
-    "state": {"waiting": {"reason": KEEP}, "terminated": {"reason": KEEP}},
+    "state": {"waiting": {"reason": KEEP}},
 }
 SHAPES: dict[str, dict[str, Shape]] = {
     "Namespace": {"metadata": METADATA, "status": {"phase": KEEP}},
     "Pod": {
         "metadata": METADATA,
-        "spec": {"nodeName": KEEP, "containers": [{"name": KEEP, "ports": KEEP}]},
+        "spec": {"nodeName": KEEP, "containers": [{"ports": KEEP}]},
         "status": {
             "phase": KEEP,
             "reason": KEEP,
@@ -95,6 +97,59 @@ WIRE_SHAPES: dict[str, dict[str, Shape]] = {
     for kind, shape in SHAPES.items()
 }
 _ANY_OBJECT: dict[str, Shape] = {}  # unknown kinds: kept whole
+
+# Where objects of a kind carry parts equal to other objects': parent key ("" for the object
+# itself) → the keys under it.
+_META_SHARED = {"metadata": ("labels", "annotations", "ownerReferences")}
+SHARED: dict[str, dict[str, tuple[str, ...]]] = {
+    "Pod": {
+        **_META_SHARED,
+        "": ("spec",),
+        "status": ("conditions", "containerStatuses", "initContainerStatuses"),
+    },
+    "Service": _META_SHARED,
+    "EndpointSlice": _META_SHARED,
+}
+SHARED_LIMIT = 1 << 16  # distinct parts remembered; past it, sharing starts over
+
+
+class Sharing:
+    """Hands out one object for equal JSON values (hash-consing), keyed by their JSON text.
+
+    Only for values nobody changes in place. Memory is bounded: after SHARED_LIMIT distinct
+    values the table starts over (earlier objects keep what they share). Runs for every
+    watch event, so it is one flat loop.
+    """
+
+    def __init__(self, parts: dict[str, tuple[str, ...]]) -> None:
+        self._parts = tuple(parts.items())
+        self._known: dict[bytes, Any] = {}
+
+    def share(self, obj: Any) -> Any:
+        """`obj` with its parts replaced by equal ones seen before."""
+        if not isinstance(obj, dict):
+            return obj
+        known, dumps = self._known, orjson.dumps
+        for parent_key, keys in self._parts:
+            parent = obj.get(parent_key) if parent_key else obj
+            if not isinstance(parent, dict):
+                continue
+            for key in keys:
+                value = parent.get(key)
+                if value is None:
+                    continue
+                try:
+                    text = dumps(value)
+                except orjson.JSONEncodeError:  # a number JSON allows and orjson does not
+                    continue
+                seen = known.get(text)
+                if seen is None:
+                    if len(known) >= SHARED_LIMIT:
+                        known.clear()
+                    known[text] = value
+                elif seen is not value:
+                    parent[key] = seen
+        return obj
 
 
 def _prune(value: Any, shape: Shape) -> Any:
@@ -153,6 +208,7 @@ class WireFormat:
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self._shape = WIRE_SHAPES.get(kind, _ANY_OBJECT)
+        self._share = Sharing(SHARED.get(kind, {})).share
         obj_type = _msgspec_type(self._shape, kind)
         event = _record(f"{kind}Event", {"type": str, "object": obj_type}, total=True)
         page = _record(f"{kind}List", {"metadata": Any, "items": list[obj_type] | None}, False)
@@ -162,7 +218,7 @@ class WireFormat:
     def _prune(self, obj: Any) -> Any:
         if self._shape is _ANY_OBJECT:
             return obj
-        return _drop_annotations(_prune(obj, self._shape))
+        return self._share(_drop_annotations(_prune(obj, self._shape)))
 
     def event(self, line: bytes) -> tuple[Any, Any]:
         """(type, object) of one watch line; an ERROR's object is the whole Status."""
@@ -174,7 +230,7 @@ class WireFormat:
             event = orjson.loads(line)
             etype, obj = event["type"], event["object"]
             return etype, obj if etype == "ERROR" else self._prune(obj)
-        return event["type"], _drop_annotations(event["object"])
+        return event["type"], self._share(_drop_annotations(event["object"]))
 
     def page(self, body: bytes) -> Any:
         """One LIST response: the List object with its items pruned (as sent when malformed)."""
@@ -186,6 +242,7 @@ class WireFormat:
             if isinstance(items, list):
                 page["items"] = [self._prune(item) for item in items]
             return page
+        share = self._share
         for item in page.get("items") or ():
-            _drop_annotations(item)
+            share(_drop_annotations(item))
         return page

@@ -24,6 +24,7 @@ from typing import Any
 from kubernetes import client as k8s
 
 from watchers import metrics
+from watchers.heap import HeapGuard
 from watchers.kube.client import gateway_api_available
 from watchers.kube.informer import Informer, InformerConfig
 from watchers.kube.listener import LoopListener
@@ -55,6 +56,12 @@ class ServiceOptions:
     each hand-over costs a loop wake-up: at 300 events/s, one per event cost more CPU than
     parsing them."""
     informer: InformerConfig | None = None
+    manage_gc: bool = True
+    """Keep the cyclic garbage collector off the picture (watchers/heap.py): off while the
+    first picture is built, then frozen after it and after every full collection."""
+    gc_hold_max_s: float = 120.0
+    """The collector is back on after this long even if the first picture is not built yet
+    (the API server unreachable at start): retries' garbage must not pile up meanwhile."""
 
 
 class WatcherService:
@@ -85,6 +92,7 @@ class WatcherService:
         self._listener: LoopListener | None = None
         self._sleep_until = 0.0
         self._settled = False
+        self._heap = HeapGuard()
 
     # -- InformerListener (called on the loop by LoopListener) ----------------------
 
@@ -132,6 +140,8 @@ class WatcherService:
         """Watch and publish until `stop` is set; never returns early on an outage."""
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
+        if self.options.manage_gc:
+            self._heap.hold()
         listener = self._listener = LoopListener(self._loop, self, self._batch_delay())
         self._collector = metrics.register_informers(
             lambda: [i.health() for i in list(self.informers.values())]
@@ -149,6 +159,7 @@ class WatcherService:
                 self._every(self.options.settings_poll_s, stop, self._poll_settings),
                 name="settings-poll",
             ),
+            asyncio.create_task(self._wake_on(stop), name="stop-wakes-the-loop"),
         ]
         try:
             await self._check_gateway(listener)
@@ -160,6 +171,7 @@ class WatcherService:
             await asyncio.gather(*(asyncio.to_thread(i.stop) for i in self.informers.values()))
             metrics.unregister(self._collector)
             metrics.READY.set(0)
+            self._heap.close()
             log.info("watcher stopped")
 
     def _start_informer(self, resource: Resource, listener: LoopListener) -> None:
@@ -219,8 +231,11 @@ class WatcherService:
     async def _main_loop(self, stop: asyncio.Event) -> None:
         assert self._loop is not None and self._wake is not None
         last_heartbeat = 0.0
+        hold_until = self._loop.time() + self.options.gc_hold_max_s
         while not stop.is_set():
             now = self._loop.time()
+            if now >= hold_until:
+                self._heap.settle()
             if self.informers_settled() and now >= self._retry_at:
                 await self._publish_due(now)
                 heartbeat_due = now - last_heartbeat >= self.options.heartbeat_s
@@ -228,9 +243,10 @@ class WatcherService:
                     await self._attempt(self.publisher.heartbeat(self.cluster_status()))
                     last_heartbeat = now
                     self._update_gauges()
+            self._heap.tick(now)
             delay = self._next_wake(now, last_heartbeat)
             self._sleep_until = now + delay
-            await self._sleep(stop, delay)
+            await self._sleep(delay)
 
     def _update_gauges(self) -> None:
         for kind, count in self.pipeline.state.counts().items():
@@ -238,23 +254,37 @@ class WatcherService:
         metrics.SKIPPED.set(self.pipeline.state.skipped)
 
     def _next_wake(self, now: float, last_heartbeat: float) -> float:
-        candidates = [last_heartbeat + self.options.heartbeat_s, now + 1.0]
-        deadline = self.pipeline.next_deadline()
-        if deadline is not None:
-            candidates.append(deadline)
+        # Only work the loop can do now may bring the wake-up forward: before every informer
+        # listed, before the first epoch or while backing off, a flush or heartbeat already
+        # due would otherwise wake it at once, again and again (it spun through the whole
+        # initial list, taking the GIL from the informer threads parsing it).
+        candidates = [now + 1.0]
         if self._retry_at > now:
             candidates.append(self._retry_at)
+        elif self.informers_settled():
+            if not self._needs_epoch:
+                candidates.append(last_heartbeat + self.options.heartbeat_s)
+            deadline = self.pipeline.next_deadline()
+            if deadline is not None:
+                candidates.append(deadline)
         return max(0.0, min(candidates) - now)
 
-    async def _sleep(self, stop: asyncio.Event, delay: float) -> None:
+    async def _wake_on(self, stop: asyncio.Event) -> None:
+        await stop.wait()
         assert self._wake is not None
-        self._wake.clear()
-        waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]
+        self._wake.set()
+
+    async def _sleep(self, delay: float) -> None:
+        # One future and one timer a turn: waiting on `stop` and the wake-up together made
+        # two tasks and asyncio.wait's machinery on every turn, most of the loop's idle cost.
+        assert self._wake is not None and self._loop is not None
+        wake = self._wake
+        wake.clear()
+        timer = self._loop.call_later(delay, wake.set)
         try:
-            await asyncio.wait(waiters, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+            await wake.wait()
         finally:
-            for waiter in waiters:
-                waiter.cancel()
+            timer.cancel()
 
     async def _publish_due(self, now: float) -> None:
         assert self._listener is not None
@@ -265,6 +295,7 @@ class WatcherService:
                 self._needs_epoch = False
                 self.ready = True
                 metrics.READY.set(1)
+            self._heap.settle()  # the first picture is built, published or not
             return
         flushes = self.pipeline.flush(now)
         if flushes and not await self._attempt(self.publisher.publish(flushes)):

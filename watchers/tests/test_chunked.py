@@ -1,6 +1,6 @@
 import pytest
 
-from watchers.kube.chunked import BLOCK, ChunkError, Dechunker, read_paced
+from watchers.kube.chunked import BLOCK, FILL, ChunkError, Dechunker, read_paced
 
 
 def framed(*payloads: bytes, last: bool = True) -> bytes:
@@ -109,3 +109,39 @@ def test_eof_ends_the_body_and_a_stop_ends_the_wait():
     fp = Socketish(framed(b"a\n", last=False), framed(b"b\n"))
     stopping = [payload for payload, _ in read_paced(fp, 0.1, lambda seconds: True, clock)]
     assert stopping == [b"a\n"]
+
+
+class Flowing:
+    """A stream arriving steadily at `rate` bytes/s: a read returns what came since the last."""
+
+    def __init__(self, clock: Clock, rate: float, reads: int) -> None:
+        self.clock, self.rate, self.left, self.last = clock, rate, reads, clock.now
+        self.sizes: list[int] = []
+
+    def read1(self, size: int) -> bytes:
+        self.left -= 1
+        if self.left < 0:
+            return framed()
+        if self.clock.now == self.last:  # nothing came yet: block until some did
+            self.clock.now += 0.001
+        size = int((self.clock.now - self.last) * self.rate)
+        self.last = self.clock.now
+        self.sizes.append(size)
+        return framed(b"x" * (size - 1) + b"\n", last=False)
+
+
+def test_a_fast_stream_is_read_before_it_fills_the_socket():
+    """Reads every interval would let a fast stream fill the receive buffer: the server then
+    stops sending and the watch falls behind the cluster."""
+    clock = Clock()
+    fp = Flowing(clock, rate=FILL / 0.04, reads=20)  # FILL bytes every 40 ms
+    list(read_paced(fp, 0.25, clock.wait, clock))
+    assert max(clock.waits) < 0.05
+    assert max(fp.sizes[1:]) < 1.5 * FILL
+
+
+def test_a_slow_stream_is_still_read_once_an_interval():
+    clock = Clock()
+    fp = Flowing(clock, rate=FILL / 10, reads=10)  # FILL bytes every 10 s
+    list(read_paced(fp, 0.25, clock.wait, clock))
+    assert clock.waits[1:] == [0.25] * (len(clock.waits) - 1)

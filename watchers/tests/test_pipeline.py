@@ -1,6 +1,7 @@
 from watchers.churn import ChurnConfig
 from watchers.pipeline import Pipeline, WatcherConfig
 from watchers.prune import prune
+from watchers.tests.world import node_ids
 from watchers.topology import TopologyConfig
 
 CALM = ChurnConfig(debounce_ms=500, max_wait_ms=2000, pending_grace_ms=0, terminating_linger_ms=0)
@@ -53,6 +54,19 @@ def pipeline(config: WatcherConfig | None = None) -> Pipeline:
         p.ingest("Pod", "ADDED", pod(f"web-{i}"), 0.0)
     p.full_render(0.0)
     return p
+
+
+def churny(threshold_per_min: float) -> WatcherConfig:
+    """Quick flushes, no smoothing, and churn past `threshold_per_min` pod events."""
+    return WatcherConfig(
+        churn=ChurnConfig(
+            debounce_ms=100,
+            max_wait_ms=200,
+            pending_grace_ms=0,
+            terminating_linger_ms=0,
+            churn_threshold_per_min=threshold_per_min,
+        )
+    )
 
 
 def types(flushes) -> list[str]:
@@ -145,14 +159,7 @@ def test_excluded_namespaces_are_not_shown_and_config_changes_re_render_everythi
 
 
 def test_pod_churn_collapses_the_service_and_warns_once():
-    churny = ChurnConfig(
-        debounce_ms=100,
-        max_wait_ms=200,
-        pending_grace_ms=0,
-        terminating_linger_ms=0,
-        churn_threshold_per_min=10,
-    )
-    p = pipeline(WatcherConfig(churn=churny))
+    p = pipeline(churny(threshold_per_min=10))
     for i in range(20):
         p.ingest("Pod", "ADDED", pod(f"web-x{i}"), 1.0 + i * 0.01)
     flushes = p.flush(2.0)
@@ -166,14 +173,41 @@ def test_pod_churn_collapses_the_service_and_warns_once():
 
 
 def test_relisted_pods_already_known_are_not_counted_as_churn():
-    churny = ChurnConfig(
-        debounce_ms=100,
-        max_wait_ms=200,
-        pending_grace_ms=0,
-        terminating_linger_ms=0,
-        churn_threshold_per_min=1,
-    )
-    p = pipeline(WatcherConfig(churn=churny))
+    p = pipeline(churny(threshold_per_min=1))
     for _ in range(5):
         p.ingest("Pod", "ADDED", pod("web-1"), 1.0)
     assert "HighChurnWarning" not in types(p.flush(2.0))
+
+
+def test_pod_churn_counts_against_the_services_that_select_the_pods_now():
+    p = pipeline(churny(threshold_per_min=15))  # web's 11 pods so far stay below
+    p.ingest("Pod", "ADDED", pod("web-0"), 0.5)  # selectors are looked at from here on
+    p.ingest("Service", "MODIFIED", service("web", selector={"app": "api"}), 0.6)
+    p.ingest("Service", "ADDED", service("api", selector={"app": "web"}), 0.6)
+    for i in range(20):
+        p.ingest("Pod", "ADDED", pod(f"web-x{i}"), 1.0 + i * 0.01)
+    warning = next(m for f in p.flush(2.0) for m in f.messages if m["type"] == "HighChurnWarning")
+    assert warning["affected_services"] == ["Service/shop/api"]
+
+
+def pending(name: str) -> dict:
+    starting = pod(name)
+    return {**starting, "status": {**starting["status"], "phase": "Pending"}}
+
+
+def test_a_young_pending_pod_is_hidden_until_it_runs():
+    graceful = ChurnConfig(
+        debounce_ms=100, max_wait_ms=200, pending_grace_ms=5000, terminating_linger_ms=0
+    )
+    p = pipeline(WatcherConfig(churn=graceful))
+    p.ingest("Pod", "ADDED", pending("web-new"), 10.0)
+    p.flush(10.5)
+    assert "Pod/shop/web-new" not in node_ids(p.trees["shop"])
+    p.ingest("Pod", "MODIFIED", pod("web-new"), 11.0)  # Running well within the grace
+    p.flush(11.5)
+    assert "Pod/shop/web-new" in node_ids(p.trees["shop"])
+    p.ingest("Pod", "ADDED", pending("web-gone"), 12.0)
+    p.ingest("Pod", "DELETED", pending("web-gone"), 12.1)
+    p.flush(12.5)
+    assert "Pod/shop/web-gone" not in node_ids(p.trees["shop"])
+    assert p.smoothing.next_deadline("shop") is None  # nothing left to reveal

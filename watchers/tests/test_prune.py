@@ -1,7 +1,8 @@
 import orjson
 import pytest
 
-from watchers.prune import WireFormat, prune
+from watchers import prune as prune_module
+from watchers.prune import Sharing, WireFormat, prune
 
 POD = {
     "kind": "Pod",
@@ -63,9 +64,10 @@ def test_pruned_pod_keeps_what_the_topology_reads_and_drops_the_rest():
     assert "managedFields" not in pruned["metadata"]
     assert "resourceVersion" not in pruned["metadata"]
     assert pruned["metadata"]["annotations"] == {"constellation.io/group": "front"}
-    assert pruned["spec"]["containers"] == [{"name": "a", "ports": [{"containerPort": 80}]}]
+    assert pruned["spec"]["containers"] == [{"ports": [{"containerPort": 80}]}]
     assert pruned["status"]["conditions"] == [{"type": "Ready", "status": "True"}]
-    assert pruned["status"]["containerStatuses"][0]["state"] == {}
+    assert pruned["status"]["containerStatuses"] == [{"restartCount": 0, "state": {}}]
+    assert "creationTimestamp" not in pruned["metadata"]
     assert pruned["metadata"]["ownerReferences"] == [
         {"kind": "ReplicaSet", "name": "web-abc", "controller": True}
     ]
@@ -140,3 +142,55 @@ def test_a_list_page_is_parsed_with_pruned_items():
 def test_malformed_lines_raise_what_reading_orjson_output_would(bad):
     with pytest.raises((ValueError, KeyError, TypeError)):
         WireFormat("Pod").event(bad)
+
+
+def twin(name: str, **status: object) -> dict:
+    """POD under another name and uid (and IP), as the next pod of its ReplicaSet."""
+    return {
+        **POD,
+        "metadata": {**POD["metadata"], "name": name, "uid": f"uid-{name}"},
+        "status": {**POD["status"], "podIP": f"10.0.0.{len(name)}", **status},
+    }
+
+
+def test_equal_parts_of_different_pods_become_one_object():
+    wire = WireFormat("Pod")
+    _, a = wire.event(event_line("ADDED", twin("web-1")))
+    _, b = wire.event(event_line("ADDED", twin("web-22")))
+    page = wire.page(orjson.dumps({"metadata": {}, "items": [twin("web-333")]}))
+    c = page["items"][0]
+    for x, y in ((a, b), (a, c)):
+        assert x["metadata"]["labels"] is y["metadata"]["labels"]
+        assert x["metadata"]["ownerReferences"] is y["metadata"]["ownerReferences"]
+        assert x["spec"] is y["spec"]
+        assert x["status"]["conditions"] is y["status"]["conditions"]
+        assert x["status"]["containerStatuses"] is y["status"]["containerStatuses"]
+        assert x["metadata"] is not y["metadata"] and x["status"] is not y["status"]
+    assert b == prune("Pod", twin("web-22")) | {"metadata": b["metadata"]}
+
+
+def test_parts_that_differ_stay_apart():
+    wire = WireFormat("Pod")
+    _, a = wire.event(event_line("ADDED", twin("web-1")))
+    unready = [{"type": "Ready", "status": "False"}]
+    _, b = wire.event(event_line("ADDED", twin("web-2", conditions=unready)))
+    assert a["status"]["conditions"] == [{"type": "Ready", "status": "True"}]
+    assert b["status"]["conditions"] == unready
+
+
+def test_a_part_orjson_cannot_write_is_kept_as_it_is():
+    # msgspec reads integers past 64 bits; orjson cannot write them back.
+    line = (
+        b'{"type":"ADDED","object":{"metadata":{"name":"x"},'
+        b'"spec":{"containers":[{"ports":[{"containerPort":%d}]}]}}}'
+    )
+    _, pod = WireFormat("Pod").event(line % 2**70)
+    assert pod["spec"] == {"containers": [{"ports": [{"containerPort": 2**70}]}]}
+
+
+def test_sharing_remembers_a_bounded_number_of_parts(monkeypatch):
+    monkeypatch.setattr(prune_module, "SHARED_LIMIT", 2)
+    sharing = Sharing({"": ("labels",)})
+    for i in range(5):
+        sharing.share({"labels": {"n": str(i)}})
+        assert len(sharing._known) <= 2

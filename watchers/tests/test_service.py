@@ -5,7 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from watchers.tests.world import node_ids, watching
+from kubernetes import client as k8s
+
+from constellation.snapshot import RedisSnapshotStore
+from simcluster.cluster import free_port
+from watchers.publish import Publisher
+from watchers.service import WatcherService
+from watchers.tests.world import FAST_OPTIONS, node_ids, watching
 
 POD = {"spec": {"containers": [{"name": "a", "image": "nginx"}]}}
 
@@ -167,3 +173,56 @@ async def test_a_new_namespace_is_announced_on_the_cluster_group(empty_sim, fres
         while message["namespace"] != "fresh":
             message, body = await world.next_message()
         assert body["type"] == "RelationshipUpdated"
+
+
+def count_wakeups(service) -> list[int]:
+    """Count the main loop's turns: each ends in one `_sleep`."""
+    turns = [0]
+    sleep = service._sleep
+
+    async def counting(*args):
+        turns[0] += 1
+        await sleep(*args)
+
+    service._sleep = counting
+    return turns
+
+
+async def test_the_loop_sleeps_while_the_informers_have_not_listed(fresh_redis_url):
+    """A flush or heartbeat that falls due before every informer has listed must not wake the
+    loop again and again: it spun through the whole initial list of a large cluster, taking
+    the GIL from the informer threads parsing it."""
+    configuration = k8s.Configuration()
+    configuration.host = f"http://127.0.0.1:{free_port()}"  # nothing answers: never synced
+    snapshots = RedisSnapshotStore(fresh_redis_url, prefix="test:unsynced")
+    service = WatcherService(
+        k8s.ApiClient(configuration), Publisher(snapshots, None), options=FAST_OPTIONS
+    )
+    turns = count_wakeups(service)
+    stop = asyncio.Event()
+    task = asyncio.create_task(service.run(stop))
+    await asyncio.sleep(0.2)
+    service.pipeline.ingest("Namespace", "ADDED", {"metadata": {"name": "early"}}, 0.0)
+    before = turns[0]
+    await asyncio.sleep(2.0)
+    stop.set()
+    await asyncio.wait_for(task, 20)
+    await snapshots.close()
+    assert not service.ready
+    assert turns[0] - before <= 10  # a turn a second at most; spinning made thousands
+
+
+async def test_the_loop_sleeps_between_retries_while_redis_is_down(empty_sim, redis_process):
+    async with watching(empty_sim, redis_process.url, ["shop"]) as world:
+        redis_process.stop()
+        empty_sim.create("pods", pod("during-outage"), "shop")
+        turns = count_wakeups(world.service)
+        await asyncio.sleep(3.0)
+        # Retries back off to 0.5 s (FAST_OPTIONS) and batches wake it a few times more.
+        assert turns[0] <= 40
+        redis_process.start()
+        await world.until(
+            lambda s: "Pod/shop/during-outage" in node_ids(s.trees.get("shop", {"id": ""})),
+            "the republish once Redis is back",
+            timeout=30,
+        )
