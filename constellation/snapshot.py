@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+from redis.exceptions import RedisError
 
 
 @dataclass
@@ -92,6 +93,11 @@ class SnapshotStore(ABC):
     ) -> Snapshot:
         """The snapshot, optionally only some namespaces' trees (in `encoded_trees` as JSON
         when `encoded`), and the summaries if asked."""
+
+    async def reachable(self) -> bool:
+        """Whether the store answers now: a cheap probe, so a writer backing off after an
+        outage retries as soon as the store is back rather than when its backoff ends."""
+        return True
 
     async def close(self) -> None:  # noqa: B027 - optional hook; in-memory has nothing to close
         """Release connections."""
@@ -308,6 +314,12 @@ class RedisSnapshotStore(SnapshotStore):
             summaries={k.decode(): orjson.loads(v) for k, v in raw_summaries.items()},
             encoded_trees=encoded_trees,
         )
+
+    async def reachable(self) -> bool:
+        try:
+            return bool(await self._redis.ping())
+        except (OSError, RedisError):
+            return False
 
     async def close(self) -> None:
         await self._redis.aclose()

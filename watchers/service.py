@@ -50,6 +50,8 @@ class ServiceOptions:
     """The snapshot's timestamp is refreshed this often when idle; /readyz checks it."""
     retry_initial_s: float = 0.5
     retry_max_s: float = 10.0
+    probe_s: float = 1.0
+    """While backing off, how often a cheap PING asks whether Redis is back."""
     batch_delay_s: float = 0.25
     """Longest wait of an event before the loop ingests it. Flushes wait for the debounce
     anyway (a flush drains first, and deadlines count from when each event arrived), and
@@ -159,6 +161,10 @@ class WatcherService:
                 self._every(self.options.settings_poll_s, stop, self._poll_settings),
                 name="settings-poll",
             ),
+            asyncio.create_task(
+                self._every(self.options.probe_s, stop, self._probe_store),
+                name="store-probe",
+            ),
             asyncio.create_task(self._wake_on(stop), name="stop-wakes-the-loop"),
         ]
         try:
@@ -212,6 +218,19 @@ class WatcherService:
             log.info("gateway API is no longer served; HTTPRoutes leave the picture")
             del self.informers[HTTPROUTES.kind]
             await asyncio.to_thread(informer.withdraw)
+
+    async def _probe_store(self) -> None:
+        """While backing off after a failed publish, retry as soon as Redis answers again: the
+        backoff (up to retry_max_s plus jitter) would otherwise keep the picture unpublished
+        for up to 15 s after Redis is back (issue 15 B)."""
+        assert self._loop is not None and self._wake is not None
+        if self._retry_at <= self._loop.time() or not self._failures:
+            return
+        if await self.publisher.snapshots.reachable():
+            log.info("snapshot store answers again; republishing now instead of in %.1f s",
+                     self._retry_at - self._loop.time())
+            self._retry_at = self._loop.time()
+            self._wake.set()
 
     async def _poll_settings(self) -> None:
         if self.config_source is None:

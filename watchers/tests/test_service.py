@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 
 from kubernetes import client as k8s
@@ -146,6 +147,31 @@ async def test_redis_down_for_ten_seconds_then_a_full_republish_under_a_new_epoc
             lambda s: "Pod/shop/after" in node_ids(s.trees.get("shop", {"id": ""})),
             "publishing resumed",
         )
+
+
+async def test_once_redis_answers_again_the_watcher_republishes_before_its_backoff_ends(
+    empty_sim, redis_process
+):
+    """A long outage grows the backoff; the cheap probe must cut it short (issue 15 B)."""
+    slow_retries = dataclasses.replace(
+        FAST_OPTIONS, retry_initial_s=4.0, retry_max_s=30.0, probe_s=0.2
+    )
+    async with watching(empty_sim, redis_process.url, ["shop"], options=slow_retries) as world:
+        first_epoch = (await world.snapshot()).epoch
+        redis_process.stop()
+        empty_sim.create("pods", pod("during-outage"), "shop")
+        service = world.service
+        while service._failures < 2:  # the second failure waits 8-12 s before retrying
+            await asyncio.sleep(0.05)
+        redis_process.start()
+        scheduled_retry = service._retry_at
+        await world.until(
+            lambda s: s.epoch not in ("", first_epoch)
+            and "Pod/shop/during-outage" in node_ids(s.trees.get("shop", {"id": ""})),
+            "republish under a new epoch",
+            timeout=30,
+        )
+        assert asyncio.get_running_loop().time() < scheduled_retry
 
 
 async def test_redis_restarted_between_publishes_still_ends_in_a_new_epoch(

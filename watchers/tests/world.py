@@ -50,7 +50,13 @@ FAST_OPTIONS = ServiceOptions(
 class WatcherWorld:
     """simcluster + Redis (snapshot and channel layer) + a WatcherService in this loop."""
 
-    def __init__(self, sim: SimCluster, redis_url: str, config: WatcherConfig = EXACT) -> None:
+    def __init__(
+        self,
+        sim: SimCluster,
+        redis_url: str,
+        config: WatcherConfig = EXACT,
+        options: ServiceOptions = FAST_OPTIONS,
+    ) -> None:
         self.sim = sim
         self.prefix = f"test:{uuid.uuid4().hex[:8]}"
         self.snapshots = RedisSnapshotStore(redis_url, prefix=self.prefix)
@@ -59,7 +65,7 @@ class WatcherWorld:
             api_client_for(sim),
             Publisher(self.snapshots, self.layer),
             config=config,
-            options=FAST_OPTIONS,
+            options=options,
         )
         self.stop = asyncio.Event()
         self.task: asyncio.Task | None = None
@@ -126,9 +132,13 @@ class WatcherWorld:
 
 @contextlib.asynccontextmanager
 async def watching(
-    sim: SimCluster, redis_url: str, namespaces: list[str], config: WatcherConfig = EXACT
+    sim: SimCluster,
+    redis_url: str,
+    namespaces: list[str],
+    config: WatcherConfig = EXACT,
+    options: ServiceOptions = FAST_OPTIONS,
 ) -> AsyncIterator[WatcherWorld]:
-    world = WatcherWorld(sim, redis_url, config)
+    world = WatcherWorld(sim, redis_url, config, options)
     await world.start(namespaces)
     try:
         yield world
