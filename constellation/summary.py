@@ -55,11 +55,15 @@ def namespace_summary(tree: Node) -> dict[str, Any]:
     grouped: list[dict[str, Any]] = []
     collapsed: set[str] = set()
     for node in walk(tree):
-        node_id, kind = node["id"], node["kind"]
-        if node_id in seen:
-            continue  # a pod under two services, a service under two routes
-        seen.add(node_id)
+        kind = node["kind"]
         counted = "Pod" if kind == "PodCell" else kind
+        # One node per object: a pod under two services (in full under one, as a grid cell
+        # under a collapsed other), a service under two routes.
+        key = f"{counted}/{node['namespace']}/{node['name']}" if kind == "PodCell" else node["id"]
+        if key in seen:
+            continue
+        seen.add(key)
+        node_id = node["id"]
         if counted in counts:
             counts[counted] += 1
         for key, value in (node.get("labels") or {}).items():
