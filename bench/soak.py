@@ -98,7 +98,10 @@ async def soak(args: argparse.Namespace) -> dict:
     with LiveStack(scenario="demo", drive=True, bookmark_interval_s=1.0) as stack:
         fleet = Fleet.of(stack, ["storefront", "payments", "batch", "platform"], args.clients)
         watch = HttpWatch(stack)
-        async with aiohttp.ClientSession() as session:
+        # aiohttp's default connector holds 100 connections: the rest of a bigger fleet would
+        # wait for a slot for ever and never converge.
+        connector = aiohttp.TCPConnector(limit=0)
+        async with aiohttp.ClientSession(connector=connector) as session:
             await fleet.start(session)
             started = time.monotonic()
             end = started + args.minutes * 60

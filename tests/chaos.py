@@ -97,6 +97,12 @@ class Fleet:
         return fleet
 
     async def start(self, session: aiohttp.ClientSession) -> None:
+        limit = session.connector.limit if session.connector is not None else 0
+        if limit and limit < len(self.members):
+            raise ValueError(
+                f"the session holds {limit} connections for {len(self.members)} clients: the "
+                "rest would never connect (aiohttp.TCPConnector(limit=0))"
+            )
         for member in self.members:
             member.task = asyncio.create_task(self._keep(session, member))
 
