@@ -22,6 +22,8 @@ passes give equal results.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from sys import getrefcount
 from typing import Any, TypedDict
 
 import msgspec
@@ -111,19 +113,34 @@ SHARED: dict[str, dict[str, tuple[str, ...]]] = {
     "EndpointSlice": _META_SHARED,
 }
 SHARED_LIMIT = 1 << 16  # distinct parts remembered; past it, sharing starts over
+SWEEP_FLOOR = 4096
+"""Distinct parts remembered before the first sweep for parts no stored object holds."""
+
+
+def _refcounts(known: dict[bytes, Any]) -> Iterator[tuple[bytes, int]]:
+    return ((text, getrefcount(value)) for text, value in known.items())
+
+
+# What `_refcounts` reports for a value only the table holds (the table's reference and the
+# iteration's own), measured once on the same path rather than assumed per Python version.
+_ALONE = next(_refcounts({b"": []}))[1]
 
 
 class Sharing:
     """Hands out one object for equal JSON values (hash-consing), keyed by their JSON text.
 
-    Only for values nobody changes in place. Memory is bounded: after SHARED_LIMIT distinct
-    values the table starts over (earlier objects keep what they share). Runs for every
-    watch event, so it is one flat loop.
+    Only for values nobody changes in place. Memory is bounded: a part whose objects are all
+    gone (a replaced pod's conditions, with their timestamps, are never seen again) is
+    forgotten at the next sweep, which comes once the table has doubled since the last one,
+    so sweeps cost O(1) per part; the table never holds more than SHARED_LIMIT parts (past
+    it, it starts over: earlier objects keep what they share). Runs for every watch event,
+    so it is one flat loop.
     """
 
     def __init__(self, parts: dict[str, tuple[str, ...]]) -> None:
         self._parts = tuple(parts.items())
         self._known: dict[bytes, Any] = {}
+        self._sweep_at = min(SWEEP_FLOOR, SHARED_LIMIT)
 
     def share(self, obj: Any) -> Any:
         """`obj` with its parts replaced by equal ones seen before."""
@@ -144,12 +161,20 @@ class Sharing:
                     continue
                 seen = known.get(text)
                 if seen is None:
-                    if len(known) >= SHARED_LIMIT:
-                        known.clear()
+                    if len(known) >= self._sweep_at:
+                        self._sweep()
                     known[text] = value
                 elif seen is not value:
                     parent[key] = seen
         return obj
+
+    def _sweep(self) -> None:
+        known = self._known
+        for text in [text for text, count in _refcounts(known) if count <= _ALONE]:
+            del known[text]
+        if len(known) >= SHARED_LIMIT:
+            known.clear()
+        self._sweep_at = min(max(SWEEP_FLOOR, 2 * len(known)), SHARED_LIMIT)
 
 
 def _prune(value: Any, shape: Shape) -> Any:

@@ -194,3 +194,16 @@ def test_sharing_remembers_a_bounded_number_of_parts(monkeypatch):
     for i in range(5):
         sharing.share({"labels": {"n": str(i)}})
         assert len(sharing._known) <= 2
+
+
+def test_sharing_forgets_parts_no_object_holds_and_keeps_shared_ones(monkeypatch):
+    # Under churn every replaced pod leaves parts (conditions with their timestamps) nothing
+    # will match again; the table must not keep them until it is full.
+    monkeypatch.setattr(prune_module, "SWEEP_FLOOR", 8)
+    sharing = Sharing({"": ("labels",)})
+    kept = [sharing.share({"labels": {"app": f"kept-{i}"}}) for i in range(4)]
+    for i in range(200):
+        sharing.share({"labels": {"pod": f"gone-{i}"}})
+        assert len(sharing._known) <= 16
+    twin = sharing.share({"labels": {"app": "kept-3"}})
+    assert twin["labels"] is kept[3]["labels"]
