@@ -113,7 +113,7 @@ SHARED: dict[str, dict[str, tuple[str, ...]]] = {
     "EndpointSlice": _META_SHARED,
 }
 SHARED_LIMIT = 1 << 16  # distinct parts remembered; past it, sharing starts over
-SWEEP_FLOOR = 4096
+SWEEP_FLOOR = 1024
 """Distinct parts remembered before the first sweep for parts no stored object holds."""
 
 
