@@ -20,6 +20,7 @@ import json
 import os
 import platform
 import random
+import signal
 import sys
 import time
 from pathlib import Path
@@ -94,6 +95,11 @@ def sample(stack: LiveStack, started: float) -> dict[str, float]:
 async def soak(args: argparse.Namespace) -> dict:
     rng = random.Random(args.seed)
     results: dict = {"faults": [], "samples": []}
+    # SIGTERM cancels the run like Ctrl-C does, so the LiveStack below unwinds and stops
+    # simcluster, Redis, the watcher and Daphne; the default action would leave them running.
+    task = asyncio.current_task()
+    assert task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
     # The demo's own driver rolls and scales its deployments all along.
     with LiveStack(scenario="demo", drive=True, bookmark_interval_s=1.0) as stack:
         fleet = Fleet.of(stack, ["storefront", "payments", "batch", "platform"], args.clients)
@@ -178,7 +184,10 @@ def markdown(results: dict, args: argparse.Namespace) -> str:
 
 def main() -> None:
     args = parse_args()
-    results = asyncio.run(soak(args))
+    try:
+        results = asyncio.run(soak(args))
+    except asyncio.CancelledError:
+        sys.exit("soak: stopped (SIGTERM) before the end; every process it started is stopped")
     if args.json:
         print(json.dumps(results, indent=2))
     else:
