@@ -333,10 +333,26 @@ def test_the_overview_follows_summaries_joins_chunks_and_resyncs_after_a_gap(
     SummaryState split into Chunk frames replaces them all, a sum_seq gap makes it Resync."""
     sockets: list[Any] = []
     from_page: list[dict] = []
+    # The server's frames pass through here so the test knows the sum_seq the page holds, and
+    # are held back while the test writes the stream: a real SummaryUpdate arriving between
+    # the test's frames would make its sequence numbers a gap (seen under two busy loops).
+    stream = {"open": True, "sum_seq": None}
+
+    def from_server(ws: Any, message: str | bytes) -> None:
+        if not stream["open"]:
+            return
+        frame = json.loads(message)
+        kind = frame.get("type")
+        if kind == "FullState":
+            stream["sum_seq"] = (frame.get("summary") or {}).get("sum_seq")
+        elif kind in ("SummaryUpdate", "SummaryState"):
+            stream["sum_seq"] = frame["sum_seq"]
+        ws.send(message)
 
     def relay(ws: Any) -> None:
         server = ws.connect_to_server()
         ws.on_message(lambda message: (from_page.append(json.loads(message)), server.send(message)))
+        server.on_message(lambda message: from_server(ws, message))
         sockets.append(ws)
 
     tab.page.route_web_socket(WS_ROUTE, relay)
@@ -344,7 +360,9 @@ def test_the_overview_follows_summaries_joins_chunks_and_resyncs_after_a_gap(
     tile = page.locator('.tile[data-namespace="observability"]')
     real = tile.locator(".tile__pods").text_content()
     snapshot = stack.snapshot()
-    held = snapshot.ns_seq["_summary"]
+    stream["open"] = False
+    held = stream["sum_seq"]
+    assert isinstance(held, int), f"the page got no summary stream: {stream}"
     summary = {
         "name": "observability",
         "display_name": None,
@@ -379,6 +397,7 @@ def test_the_overview_follows_summaries_joins_chunks_and_resyncs_after_a_gap(
     expect(page.locator(".tile")).to_have_count(1)  # the state named one namespace only
     expect(tile.locator(".badge")).to_have_text("Down")
 
+    stream["open"] = True  # the page's Resync is answered by the server
     sockets[-1].send(json.dumps({**update, "sum_seq": held + 4}))  # held + 3 never arrives
     deadline = time.monotonic() + LIVE_DEADLINE_MS / 1000
     while not any(m.get("type") == "Resync" for m in from_page):
