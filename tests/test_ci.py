@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.redis_server import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -26,6 +28,15 @@ def fake_make(tmp_path: Path) -> Path:
     script.write_text(f"#!/bin/sh\necho \"$@\" >> {marker}\nexit 1\n")
     script.chmod(0o755)
     return bin_dir
+
+
+@pytest.fixture
+def chromium(tmp_path: Path) -> Path:
+    """An executable where the preflight looks for Chromium."""
+    path = tmp_path / "chromium"
+    path.write_text("#!/bin/sh\n")
+    path.chmod(0o755)
+    return path
 
 
 def run_ci(script: str, path: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -53,10 +64,7 @@ def test_ci_stops_before_the_suite_when_chromium_is_missing(
     assert not (tmp_path / "make-called").exists()
 
 
-def test_the_preflight_names_a_missing_kubectl(tmp_path: Path) -> None:
-    chromium = tmp_path / "chromium"
-    chromium.write_text("#!/bin/sh\n")
-    chromium.chmod(0o755)
+def test_the_preflight_names_a_missing_kubectl(tmp_path: Path, chromium: Path) -> None:
     empty = tmp_path / "empty-path"
     empty.mkdir()
 
@@ -64,6 +72,24 @@ def test_the_preflight_names_a_missing_kubectl(tmp_path: Path) -> None:
 
     assert done.returncode != 0
     assert "kubectl" in done.stderr and "chromium" not in done.stderr.split("missing tool")[1]
+
+
+def test_the_preflight_names_a_redis_that_does_not_answer(chromium: Path) -> None:
+    silent = f"redis://127.0.0.1:{free_port()}/0"
+
+    done = run_ci("preflight", os.environ["PATH"], CONSTELLATION_CHROMIUM=str(chromium),
+                  REDIS_URL=silent)
+
+    assert done.returncode != 0
+    assert f"redis: nothing answers PING at {silent}" in done.stderr
+
+
+def test_the_preflight_accepts_a_redis_that_answers(chromium: Path, redis_url: str) -> None:
+
+    done = run_ci("preflight", os.environ["PATH"], CONSTELLATION_CHROMIUM=str(chromium),
+                  REDIS_URL=redis_url)
+
+    assert done.returncode == 0, done.stderr
 
 
 def test_ci_requires_every_tool_of_the_suite() -> None:
