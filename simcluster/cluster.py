@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import socket
 import threading
-from collections.abc import Iterator
+import time
 from pathlib import Path
 from typing import Any
 
 import yaml
 from aiohttp import web
 
+from constellation.heap import PERIOD_S as HEAP_PERIOD_S
+from constellation.heap import HeapGuard
 from simcluster import patching
 from simcluster.engine import EngineConfig, WorkloadEngine
 from simcluster.faults import Faults
@@ -37,22 +38,6 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
-
-
-@contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection inside: seeding makes millions of objects and no cycles.
-
-    Each collection walks every tracked object, so while a store of 100,000 pods is
-    built they would cost a quarter of the seeding time and find nothing to free.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 class SimCluster:
@@ -97,6 +82,7 @@ class SimCluster:
         self._stop: asyncio.Event | None = None
         self._ready = threading.Event()
         self._error: BaseException | None = None
+        self._heap = HeapGuard()
 
     @property
     def url(self) -> str:
@@ -124,13 +110,21 @@ class SimCluster:
             self._thread.join(timeout=10)
         self.engine.close()
         # The store frozen after seeding is garbage now (in a test process, among others).
-        gc.unfreeze()
+        self._heap.close()
 
     def __enter__(self) -> SimCluster:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    async def _collect_garbage(self) -> None:
+        """What churn left since the last full collection is walked once, then frozen."""
+        assert self._stop is not None
+        while not self._stop.is_set():
+            self._heap.tick(time.monotonic())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), HEAP_PERIOD_S)
 
     def _run(self) -> None:
         try:
@@ -142,18 +136,24 @@ class SimCluster:
     async def _serve(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        with gc_paused():
+        # The seeded store lives as long as the cluster: frozen, later collections skip it,
+        # and what churn adds is frozen as it survives (constellation/heap.py). A full
+        # collection over 100,000 pods stalled the loop for 4 s at a time.
+        self._heap.hold()
+        try:
             self.scenario.seed(self.store, self.engine)
-            # The seeded store lives as long as the cluster: frozen, later collections skip
-            # it. A full collection over 100,000 pods stalled the loop for 4 s at a time.
-            gc.freeze()
+        finally:
+            self._heap.settle()
         runner = web.AppRunner(
             self.server.make_app(), access_log=None, handler_cancellation=True, shutdown_timeout=1.0
         )
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.port, reuse_address=True)
         await site.start()
-        tasks = [asyncio.create_task(self.engine.run(self._stop), name="simcluster-engine")]
+        tasks = [
+            asyncio.create_task(self.engine.run(self._stop), name="simcluster-engine"),
+            asyncio.create_task(self._collect_garbage(), name="simcluster-gc"),
+        ]
         if self.drive:
             self.driver = self.scenario.driver(self.store, self.engine)
         if self.driver is not None:

@@ -23,8 +23,8 @@ from typing import Any
 
 from kubernetes import client as k8s
 
+from constellation.heap import HeapGuard
 from watchers import metrics
-from watchers.heap import HeapGuard
 from watchers.kube.client import gateway_api_available
 from watchers.kube.informer import Informer, InformerConfig
 from watchers.kube.listener import LoopListener
@@ -59,7 +59,7 @@ class ServiceOptions:
     parsing them."""
     informer: InformerConfig | None = None
     manage_gc: bool = True
-    """Keep the cyclic garbage collector off the picture (watchers/heap.py): off while the
+    """Keep the cyclic garbage collector off the picture (constellation/heap.py): off while the
     first picture is built, then frozen after it and after every full collection."""
     gc_hold_max_s: float = 120.0
     """The collector is back on after this long even if the first picture is not built yet

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from watchers.heap import PERIOD_S, HeapGuard
+from constellation.heap import PERIOD_S, HeapGuard
 
 
 @pytest.fixture(autouse=True)

@@ -1,20 +1,23 @@
-"""Keeping CPython's cyclic garbage collector from walking the watcher's picture again and again.
+"""Keeping CPython's cyclic garbage collector from walking a long-lived picture again and again.
 
-The watcher holds about twenty GC-tracked containers per pod (pruned objects, tree nodes, the
-build memo): 2.5 million at 100,000 pods. A full collection walks every one of them (1.3 s on
-our machines, while the loop stands still) and runs each time the objects that survived into
-the oldest generation grew by a quarter: listing and building the first picture of 100,000
-pods set off several (60% of that phase's CPU), and churn at 2,000 pod events/s one every
-~15 s. The walks find nothing: the picture is JSON-shaped dicts and lists, replaced rather
+Two processes hold a big picture of a cluster in JSON-shaped dicts and lists: the watcher
+(pruned objects, tree nodes, the build memo: about twenty GC-tracked containers per pod, 2.5
+million at 100,000 pods) and simcluster (the store and its watch history). A full collection
+walks every tracked object (1.3 s on our machines, while the loop stands still) and runs each
+time the objects that survived into the oldest generation grew by a quarter: listing and
+building the watcher's first picture of 100,000 pods set off several (60% of that phase's
+CPU), and in simcluster, churn at 2,000 pod events/s set one off every few seconds, each
+stalling its API for up to 0.9 s. The walks find nothing: the pictures are replaced rather
 than changed, with no reference cycles.
 
-So while watchers build their first picture the collector is off (`hold`), and once it is
-built (`settle`) everything alive is frozen (`gc.freeze`: moved where collections never
-look) and the collector is back on. After that, whenever a full collection finishes, what
-survived it (all of it proven reachable that moment) is frozen too, so each full collection
-walks only what arrived since the last one. Frozen objects are still freed by reference
-counting when dropped; only a reference cycle that was alive at a freeze and is dropped later
-waits until the last watcher in the process closes (`close` unfreezes everything).
+So while a picture is first built (the watcher's first lists, simcluster's seeding) the
+collector is off (`hold`), and once it is built (`settle`) everything alive is frozen
+(`gc.freeze`: moved where collections never look) and the collector is back on. After that,
+whenever a full collection finishes, what survived it (all of it proven reachable that
+moment) is frozen too, so each full collection walks only what arrived since the last one.
+Frozen objects are still freed by reference counting when dropped; only a reference cycle
+that was alive at a freeze and is dropped later waits until the last guard in the process
+closes (`close` unfreezes everything).
 
 Churn alone seldom sets off a collection: CPython counts allocations minus deallocations,
 and a pod event allocates about what it frees (the pod's new version, its old one). The
@@ -23,9 +26,9 @@ survivors still pile up unfrozen, and the collection that finally comes walks al
 every PERIOD_S: each walks only the last period's survivors (~50,000 objects, a few ms, at
 2,000 pod events/s).
 
-Process-wide state, shared by every watcher in the process (tests run several; leader
-election runs one per term): the collector stays off while any of them is building its
-first picture, and freezing stops when the last one closes.
+Process-wide state, shared by every guard in the process (tests run several watchers and
+simulated clusters; leader election runs one watcher per term): the collector stays off while
+any of them is building its first picture, and freezing stops when the last one closes.
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ def _freeze_after_full_collection(phase: str, info: dict[str, Any]) -> None:
 
 
 class HeapGuard:
-    """One watcher's part in the process's collector policy: hold, settle, close."""
+    """One picture's part in the process's collector policy: hold, settle, tick, close."""
 
     def __init__(self) -> None:
         self._state = "new"  # new → holding → settled → closed
@@ -100,7 +103,7 @@ class HeapGuard:
             gc.collect()
 
     def close(self) -> None:
-        """This watcher stopped; the last one out unfreezes, so its picture can be freed."""
+        """This picture's owner stopped; the last one out unfreezes, so pictures can be freed."""
         global _open
         if self._state in ("new", "closed"):
             self._state = "closed"
