@@ -8,6 +8,7 @@ stand-in that records being called, so these tests never start the suite they be
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 from pathlib import Path
 
@@ -79,6 +80,19 @@ def test_the_preflight_names_a_redis_that_does_not_answer(chromium: Path) -> Non
 
     done = run_ci("preflight", os.environ["PATH"], CONSTELLATION_CHROMIUM=str(chromium),
                   REDIS_URL=silent)
+
+    assert done.returncode != 0
+    assert f"redis: nothing answers PING at {silent}" in done.stderr
+
+
+def test_the_preflight_names_a_port_that_listens_but_is_not_redis(chromium: Path) -> None:
+    with socket.socket() as listener:  # accepts connections (backlog), never answers PING
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        silent = f"redis://127.0.0.1:{listener.getsockname()[1]}/0"
+
+        done = run_ci("preflight", os.environ["PATH"], CONSTELLATION_CHROMIUM=str(chromium),
+                      REDIS_URL=silent)
 
     assert done.returncode != 0
     assert f"redis: nothing answers PING at {silent}" in done.stderr
