@@ -3,7 +3,8 @@
 One `large` simcluster of `options.pods` pods: start → first complete snapshot and RSS then,
 then simcluster's churn steered to BURST_RATE pod events/s for `options.burst_s` while latency
 probes time a change to its message on the channel layer. Then `churn` at each of CPU_RATES,
-the watcher's CPU per pod event next to a bare `Watch.stream` loop on the same stream. All of
+the watcher's CPU per pod event next to a bare `Watch.stream` loop on the same stream, and
+next to them the floor: the watcher with rendering switched off. All of
 it measured by bench/watcher.py's functions, which says how.
 """
 
@@ -28,7 +29,7 @@ def measure(options: Any) -> list[Figure]:
     with redis_server(options.redis_url) as redis_url:
         large = measure_large(redis_url, params, burst_rate=BURST_RATE, burst_s=options.burst_s)
         churn = {
-            rate: measure_churn(rate, redis_url, duration=duration, probes=probes)
+            rate: measure_churn(rate, redis_url, duration=duration, probes=probes, floor=True)
             for rate in CPU_RATES
         }
     produced = large["e_burst_pod_events_per_s_produced"]
@@ -82,7 +83,9 @@ def measure(options: Any) -> list[Figure]:
                 ("<=", bound),
                 f"{result['pod_events_per_s']:,}/s seen; watcher "
                 f"{result['a_watcher_cpu_s_per_10k_pod_events']} s, bare "
-                f"{result['a_bare_client_cpu_s_per_10k_pod_events']} s per 10,000 events",
+                f"{result['a_bare_client_cpu_s_per_10k_pod_events']} s per 10,000 events "
+                f"({result['a_watcher_cpu_percent_of_a_core']}% of a core); the same watcher "
+                f"rendering nothing {result['a_floor_ratio']}×",
             )
         )
     return figures

@@ -1,13 +1,17 @@
 """The watcher's costs and latency against simcluster (issues 8 and 14).
 
 Run: .venv/bin/python bench/watcher.py [--rates 200,1000] [--large-pods 100000]
-     [--burst-rate 2000 --burst-s 60] [--parts churn,large] [--stages] [--quick] [--json]
+     [--burst-rate 2000 --burst-s 60] [--parts churn,large] [--stages] [--floor] [--quick]
+     [--json]
 
 Each contender runs in its own process, so CPU is measured per process with
 time.process_time(); simcluster runs as `manage.py simulate_cluster` in another.
 (a) per rate in --rates, CPU per 10,000 pod events: the whole watcher (informers, pipeline,
     publish to Redis) vs a bare official-client loop (`Watch.stream(deserialize=False)`)
-    watching the same pods at the same time on the `churn` scenario, side by side.
+    watching the same pods at the same time on the `churn` scenario, side by side. With
+    --floor, a third contender: the watcher with rendering switched off (it parses, prunes,
+    stores and debounces, and renders and publishes nothing), the least a watcher that keeps
+    the picture can pay per event; its ratio to the bare loop bounds what (a) can reach.
 (b) start → first complete snapshot, and RSS then, on `large` (--large-pods pods in pods/100
     namespaces and pods/10 services, as issue 14 sizes it).
 (c) bytes published per pod event during churn vs the size of a full snapshot.
@@ -116,9 +120,20 @@ def setup_django(redis_url: str) -> None:
 
 
 def watcher_process(
-    kubeconfig: str, redis_url: str, duration_s: float, results, done=None, stages: bool = False
+    kubeconfig: str,
+    redis_url: str,
+    duration_s: float,
+    results,
+    done=None,
+    stages: bool = False,
+    floor: bool = False,
 ) -> None:
-    """Run the real WatcherService and sample its CPU, pod events and bytes published."""
+    """Run the real WatcherService and sample its CPU, pod events and bytes published.
+
+    With `floor`, the floor of (a): the same watcher with no namespace ever rendered, so it
+    only parses, prunes, stores and debounces. Namespaces still fall due and are dropped as
+    if nothing showed; its snapshot goes under its own prefix, and nothing to the layer.
+    """
     setup_django(redis_url)
     from bench.stages import StageClock, instrument_watcher
 
@@ -130,8 +145,14 @@ def watcher_process(
     from constellation.snapshot import RedisSnapshotStore
     from watchers import metrics
     from watchers.kube.client import load_api_client
+    from watchers.pipeline import Flush, Pipeline
     from watchers.publish import Publisher
     from watchers.service import WatcherService
+
+    if floor:
+        Pipeline._flush_namespace = lambda self, namespace, now: Flush(
+            namespace, [], self.trees.get(namespace)
+        )
 
     def total(metric) -> float:
         # One metric, not REGISTRY.get_sample_value: that collects every metric, ~1 ms per
@@ -140,10 +161,10 @@ def watcher_process(
         return next(s.value for s in samples if s.name.endswith(("_total", "_count")))
 
     async def run() -> dict:
-        snapshots = RedisSnapshotStore(redis_url, prefix=SNAPSHOT_PREFIX)
-        service = WatcherService(
-            load_api_client(kubeconfig), Publisher(snapshots, get_channel_layer())
-        )
+        prefix = f"{SNAPSHOT_PREFIX}-floor" if floor else SNAPSHOT_PREFIX
+        snapshots = RedisSnapshotStore(redis_url, prefix=prefix)
+        layer = None if floor else get_channel_layer()
+        service = WatcherService(load_api_client(kubeconfig), Publisher(snapshots, layer))
         stop = asyncio.Event()
         started = time.perf_counter()
         task = asyncio.create_task(service.run(stop))
@@ -192,7 +213,7 @@ def watcher_process(
             },
         }
 
-    results.put(("watcher", asyncio.run(run())))
+    results.put(("floor" if floor else "watcher", asyncio.run(run())))
 
 
 def bare_process(kubeconfig: str, duration_s: float, results, done) -> None:
@@ -436,9 +457,11 @@ def measure_churn(
     pods: int = 1000,
     probes: int = 40,
     stages: bool = False,
+    floor: bool = False,
 ) -> dict:
     """(a), (c), (d) on `churn` at `rate` pod events/s: the watcher and the bare loop side by
-    side over the same window of the same stream, and latency probes meanwhile."""
+    side over the same window of the same stream, and latency probes meanwhile; with `floor`,
+    a third process beside them: the watcher that renders nothing (see `watcher_process`)."""
     ctx = multiprocessing.get_context("spawn")
     params = {"namespaces": 20, "services": 100, "pods": pods, "rate": rate}
     clear_snapshot(redis_url)
@@ -449,13 +472,17 @@ def measure_churn(
             watcher_process, str(kubeconfig), redis_url, duration, results, done, stages
         )
         bare = _spawn(bare_process, str(kubeconfig), duration, results, done)
+        contenders = [watcher, bare]
+        if floor:
+            args = (str(kubeconfig), redis_url, duration, results, done, False, True)
+            contenders.append(_spawn(watcher_process, *args))
         latencies = asyncio.run(latency_probe(kubeconfig, redis_url, probes=probes))
         done.set()
-        got = dict(results.get(timeout=duration + READY_TIMEOUT_S) for _ in range(2))
-        watcher.join()
-        bare.join()
-    start = max(got["watcher"]["samples"][0][0], got["bare"]["samples"][0][0]) + 2
-    stop = min(got["watcher"]["samples"][-1][0], got["bare"]["samples"][-1][0])
+        got = dict(results.get(timeout=duration + READY_TIMEOUT_S) for _ in contenders)
+        for process in contenders:
+            process.join()
+    start = max(g["samples"][0][0] for g in got.values()) + 2
+    stop = min(g["samples"][-1][0] for g in got.values())
     w_cpu, w_events = window_rate(got["watcher"]["samples"], start, stop)
     b_cpu, b_events = window_rate(got["bare"]["samples"], start, stop)
     w_per = w_cpu / w_events * 10_000
@@ -474,6 +501,7 @@ def measure_churn(
         "a_watcher_cpu_s_per_10k_pod_events": round(w_per, 3),
         "a_bare_client_cpu_s_per_10k_pod_events": round(b_per, 3),
         "a_ratio": round(w_per / b_per, 2),
+        "a_watcher_cpu_percent_of_a_core": round(100 * w_cpu / (stop - start), 1),
         "a_watcher_loop_thread_cpu_s_per_10k": round(loop_per, 3),
         "a_watcher_informer_threads_cpu_s_per_10k": round(w_per - loop_per, 3),
         "namespace_flushes_per_s": round((inside[-1][6] - inside[0][6]) / span, 1),
@@ -483,6 +511,11 @@ def measure_churn(
         "c_ratio_percent": round(100 * per_event / full, 3),
         **latency_figures("d", latencies, got["bare"]),
     }
+    if floor:
+        f_cpu, f_events = window_rate(got["floor"]["samples"], start, stop)
+        f_per = f_cpu / f_events * 10_000
+        result["a_floor_cpu_s_per_10k_pod_events"] = round(f_per, 3)
+        result["a_floor_ratio"] = round(f_per / b_per, 2)
     if stages:
         result.update(stage_split(inside, w_events))
     return result
@@ -591,6 +624,7 @@ def measure(args: argparse.Namespace) -> dict:
                     pods=args.churn_pods,
                     probes=args.probes,
                     stages=args.stages,
+                    floor=args.floor,
                 )
                 result.update({f"{key}@{rate:g}": value for key, value in churn.items()})
         if "large" in args.parts:
@@ -649,6 +683,11 @@ def main() -> None:
         "--stages",
         action="store_true",
         help="also split the loop thread's CPU by stage (bench/stages.py)",
+    )
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="also run, beside them, the watcher that renders nothing: the floor of (a)",
     )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
