@@ -5,7 +5,8 @@ Run: .venv/bin/python bench/scale.py [--pods 100000] [--namespaces 1000] [--quic
 
 Each part lives in its own module (`bench/scale_<part>.py`, a `measure(options)` returning
 `Figure`s) and starts what it measures in separate processes: simcluster, Redis, the watcher,
-Daphne, Chromium. `--quick` is a smoke run at a size that finishes in a few minutes.
+Daphne, Chromium. A part may also define `missing()`, what it needs and the machine lacks,
+checked before any part runs. `--quick` is a smoke run at a size that finishes in a few minutes.
 """
 
 from __future__ import annotations
@@ -66,10 +67,21 @@ def parse_args(argv: list[str] | None = None) -> tuple[ScaleOptions, list[str], 
 def main(argv: list[str] | None = None) -> None:
     options, parts, as_json = parse_args(argv)
     started = time.strftime("%Y-%m-%d %H:%M")
+    modules = [importlib.import_module(f"bench.scale_{part}") for part in parts]
+    # A part that cannot run must say so before the others spend their minutes.
+    lacking = [need for module in modules for need in getattr(module, "missing", list)()]
+    if lacking:
+        sys.exit(f"scale: cannot run the parts asked for: {'; '.join(lacking)}")
     figures: list[Figure] = []
-    for part in parts:
-        module = importlib.import_module(f"bench.scale_{part}")
-        figures += module.measure(options)
+    for part, module in zip(parts, modules, strict=True):
+        try:
+            figures += module.measure(options)
+        except BaseException:
+            if figures:
+                print(f"scale: part {part} failed; what the parts before it measured:\n",
+                      file=sys.stderr)
+                print(markdown(figures), file=sys.stderr)
+            raise
     machine = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
     if as_json:
         print(json.dumps({"started": started, "machine": machine, "options": vars(options),

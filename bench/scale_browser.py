@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import collections
 import copy
+import os
 import statistics
 import threading
 import time
@@ -92,6 +93,13 @@ AFTER_FRAME = """(action) => new Promise((resolve) => {
   }
   requestAnimationFrame(() => resolve(performance.now() - started));
 })"""
+
+
+def missing() -> list[str]:
+    """What this part needs and the machine lacks (bench/scale.py checks before any part)."""
+    if os.access(CHROMIUM, os.X_OK):
+        return []
+    return [f"chromium: no executable at {CHROMIUM} (apt-get install chromium)"]
 
 
 @contextmanager
